@@ -1,0 +1,56 @@
+"""Which input sizes ConvIR accepts, written once for every caller.
+
+Two rules bind. Sides must divide by 32 (three stride-2 stages, then DeepPoolLayer
+average pools of up to 8 at 1/4 scale). And every dynamic filter reflect-pads its
+pooled map by its dilation, which PyTorch (and every exporter) only allows when the pad
+is smaller than the map: at the deepest stage (1/4) the pools of 8, 4 and 2 leave maps of
+side/32, side/16 and side/8 for dilations d0, d1 and d2.
+"""
+
+from __future__ import annotations
+
+from edgeir.errors import EdgeIRError
+from edgeir.models.registry import DEFAULT_TASK, SIZE_MULTIPLE, get_task
+
+POOL_SIZES = (8, 4, 2)
+DEEPEST_STAGE_SCALE = 4
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def min_side(dilations: tuple[int, ...]) -> int:
+    """Smallest legal side for these dilations: each pooled map must exceed its pad."""
+    needed = max(
+        DEEPEST_STAGE_SCALE * pool * (dilation + 1) for pool, dilation in zip(POOL_SIZES, dilations)
+    )
+    return _round_up(needed, SIZE_MULTIPLE)
+
+
+def min_side_for_task(task: str = DEFAULT_TASK) -> int:
+    return min_side(get_task(task).dilations)
+
+
+def _legal_size(h: int, w: int, dilations: tuple[int, ...]) -> tuple[int, int]:
+    for name, side in (("height", h), ("width", w)):
+        if isinstance(side, bool) or not isinstance(side, int) or side < 1:
+            raise EdgeIRError(f"expected a positive integer {name}, found {side!r}")
+    smallest = min_side(dilations)
+    return (max(_round_up(h, SIZE_MULTIPLE), smallest), max(_round_up(w, SIZE_MULTIPLE), smallest))
+
+
+def legal_size(h: int, w: int, task: str = DEFAULT_TASK) -> tuple[int, int]:
+    """The smallest legal (H, W) that an h x w frame fits in after padding."""
+    return _legal_size(h, w, get_task(task).dilations)
+
+
+def check_size(h: int, w: int, dilations: tuple[int, ...], what: str = "ConvIR") -> None:
+    """Raise a one-line EdgeIRError naming the legal size when (h, w) is not legal."""
+    legal_h, legal_w = _legal_size(h, w, dilations)
+    if (legal_h, legal_w) != (h, w):
+        raise EdgeIRError(
+            f"{what} needs input sides that are multiples of {SIZE_MULTIPLE} and at least "
+            f"{min_side(dilations)}; found {h}x{w}: pad it to {legal_h}x{legal_w} "
+            "(edgeir.models.legal_size) and crop the output back"
+        )
