@@ -19,7 +19,7 @@ def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
                 std = 0.5 / param[0].numel() ** 0.5
                 param.copy_(torch.randn(param.shape, generator=gen) * std)
             else:
-                param.copy_(torch.rand(param.shape, generator=gen) * 0.8 - 0.4)
+                param.copy_(torch.rand(param.shape, generator=gen) * 2.0 - 1.0)
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):
                 module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=gen) * 0.1)
@@ -31,3 +31,17 @@ def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
 def _deterministic_threads():
     torch.manual_seed(0)
     yield
+
+
+_MODELS: dict[tuple[str, str, int], nn.Module] = {}
+
+
+def random_model(variant: str = "s", task: str = "motion-deblur", seed: int = 0) -> nn.Module:
+    """A randomised faithful ConvIR in eval mode, cached per (variant, task, seed);
+    tests must not modify it."""
+    from edgeir.models import create_model
+
+    key = (variant, task, seed)
+    if key not in _MODELS:
+        _MODELS[key] = randomize_(create_model(variant, task), seed=seed)
+    return _MODELS[key]

@@ -6,10 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgeir.errors import EdgeIRError
 from edgeir.models.layers import FAM, SCM, BasicConv, ResStage
 from edgeir.models.registry import DEFAULT_TASK, DEFAULT_VARIANT, get_task, get_variant
-from edgeir.models.size import check_size
+from edgeir.models.size import check_input
 
 BASE_CHANNEL = 32
 
@@ -67,9 +66,7 @@ class ConvIR(nn.Module):
         return f"ConvIR-{self.variant.name.upper()} ({self.task.name})"
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise EdgeIRError(f"ConvIR expects an N x 3 x H x W tensor, found shape {tuple(x.shape)}")
-        check_size(int(x.shape[2]), int(x.shape[3]), self.dilations, self.label)
+        check_input(tuple(x.shape), self.dilations, self.label)
         return self._forward(x)
 
     def _forward(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -32,7 +32,7 @@ from torch import nn
 
 from edgeir.models.convir import ConvIR
 from edgeir.models.layers import DeepPoolLayer, DynamicFilter, StripAttention
-from edgeir.models.size import check_size
+from edgeir.models.size import check_input
 
 
 def _taps_order(channels: int, group: int, taps: int) -> torch.Tensor:
@@ -178,10 +178,18 @@ class ExportableConvIR(nn.Module):
         self.label = f"{src.label}, export rewrite"
         for name in ("Encoder", "feat_extract", "Decoder", "Convs", "FAM1", "SCM1", "FAM2", "SCM2"):
             setattr(self, name, _mirror(getattr(src, name)))
+        self.training = False
+
+    def train(self, mode: bool = True) -> ExportableConvIR:
+        """Records the flag without touching the children: they are shared with the
+        faithful model, whose mode belongs to its owner (exporters toggle modes and
+        restore them), and the rewrite computes the same thing in either mode."""
+        self.training = mode
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not _graph_capture():
-            check_size(int(x.shape[-2]), int(x.shape[-1]), self.dilations, self.label)
+            check_input(tuple(x.shape), self.dilations, self.label)
         x_2 = x[:, :, ::2, ::2]
         x_4 = x_2[:, :, ::2, ::2]
         z2 = self.SCM2(x_2)

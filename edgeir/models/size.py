@@ -54,3 +54,10 @@ def check_size(h: int, w: int, dilations: tuple[int, ...], what: str = "ConvIR")
             f"{min_side(dilations)}; found {h}x{w}: pad it to {legal_h}x{legal_w} "
             "(edgeir.models.legal_size) and crop the output back"
         )
+
+
+def check_input(shape: tuple[int, ...], dilations: tuple[int, ...], what: str = "ConvIR") -> None:
+    """Check an input tensor's shape: N x 3 x H x W with a legal H x W."""
+    if len(shape) != 4 or shape[1] != 3:
+        raise EdgeIRError(f"{what} expects an N x 3 x H x W tensor, found shape {tuple(shape)}")
+    check_size(int(shape[2]), int(shape[3]), dilations, what)
