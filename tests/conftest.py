@@ -45,3 +45,15 @@ def random_model(variant: str = "s", task: str = "motion-deblur", seed: int = 0)
     if key not in _MODELS:
         _MODELS[key] = randomize_(create_model(variant, task), seed=seed)
     return _MODELS[key]
+
+
+PARITY_ERRORS: list[float] = []
+"""Max abs errors seen by the rewrite parity tests, summarised at the end of the run."""
+
+
+def pytest_terminal_summary(terminalreporter):
+    if PARITY_ERRORS:
+        terminalreporter.write_line(
+            f"rewrite parity: max abs error {max(PARITY_ERRORS):.2e} over "
+            f"{len(PARITY_ERRORS)} cases (tolerance 1e-4)"
+        )

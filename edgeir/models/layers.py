@@ -41,6 +41,34 @@ class BasicConv(nn.Module):
         return self.main(x)
 
 
+def _taps_per_group(taps: torch.Tensor, num_taps: int) -> torch.Tensor:
+    """(N, groups * taps, 1, 1) -> (N, groups, 1, taps, 1), upstream's layout."""
+    return taps.reshape(taps.shape[0], taps.shape[1] // num_taps, num_taps, 1).unsqueeze(2)
+
+
+def _unfold_filter(
+    padded: torch.Tensor,
+    shape: torch.Size,
+    taps: torch.Tensor,
+    kernel: int | tuple[int, int],
+    dilation: int,
+) -> torch.Tensor:
+    """Upstream's dynamic filtering: im2col of the padded input, weighted by the taps of
+    each channel group and summed over the kernel window."""
+    n, c, h, w = shape
+    groups, num_taps = taps.shape[1], taps.shape[3]
+    patches = F.unfold(padded, kernel_size=kernel, dilation=dilation)
+    patches = patches.reshape(n, groups, c // groups, num_taps, h * w)
+    return torch.sum(patches * taps, dim=3).reshape(n, c, h, w)
+
+
+def _mix(module: nn.Module, low: torch.Tensor, x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """Upstream's blend of the filtered (low) and identity (high) parts."""
+    out_low = low * (module.inside_all + 1.0) - module.inside_all * mean
+    out_low = out_low * module.lamb_l[None, :, None, None]
+    return out_low + x * (module.lamb_h[None, :, None, None] + 1.0)
+
+
 class DynamicFilter(nn.Module):
     """Upstream ``dynamic_filter``: a k x k dilated filter whose taps are predicted per
     image (global pool -> 1x1 conv -> BatchNorm -> tanh), shared by each channel group."""
@@ -62,18 +90,9 @@ class DynamicFilter(nn.Module):
         self.inside_all = nn.Parameter(torch.zeros(inchannels, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        taps = self.bn(self.conv(self.ap(x)))
-        n, c, h, w = x.shape
-        k2 = self.kernel_size**2
-        patches = F.unfold(self.pad(x), kernel_size=self.kernel_size, dilation=self.dilation)
-        patches = patches.reshape(n, self.group, c // self.group, k2, h * w)
-        taps = self.act(taps.reshape(n, taps.shape[1] // k2, k2, 1).unsqueeze(2))
-        low = torch.sum(patches * taps, dim=3).reshape(n, c, h, w)
-        out_low = low * (self.inside_all + 1.0) - self.inside_all * self.gap(identity)
-        out_low = out_low * self.lamb_l[None, :, None, None]
-        out_high = identity * (self.lamb_h[None, :, None, None] + 1.0)
-        return out_low + out_high
+        taps = self.act(_taps_per_group(self.bn(self.conv(self.ap(x))), self.kernel_size**2))
+        low = _unfold_filter(self.pad(x), x.shape, taps, self.kernel_size, self.dilation)
+        return _mix(self, low, x, self.gap(x))
 
 
 class StripAttention(nn.Module):
@@ -100,17 +119,9 @@ class StripAttention(nn.Module):
         self.gap = nn.AdaptiveAvgPool2d((None, 1) if horizontal else (1, None))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x.clone()
-        taps = self.conv(self.ap(x))
-        n, c, h, w = x.shape
-        patches = F.unfold(self.pad(x), kernel_size=self.kernel, dilation=self.dilation)
-        patches = patches.reshape(n, self.group, c // self.group, self.k, h * w)
-        taps = self.filter_act(taps.reshape(n, taps.shape[1] // self.k, self.k, 1).unsqueeze(2))
-        out = torch.sum(patches * taps, dim=3).reshape(n, c, h, w)
-        out_low = out * (self.inside_all + 1.0) - self.inside_all * self.gap(identity)
-        out_low = out_low * self.lamb_l[None, :, None, None]
-        out_high = identity * (self.lamb_h[None, :, None, None] + 1.0)
-        return out_low + out_high
+        taps = self.filter_act(_taps_per_group(self.conv(self.ap(x)), self.k))
+        low = _unfold_filter(self.pad(x), x.shape, taps, self.kernel, self.dilation)
+        return _mix(self, low, x, self.gap(x))
 
 
 class CubicAttention(nn.Module):
