@@ -1,0 +1,190 @@
+"""ONNX export (``onnx``, ``onnx-fp16``): trace the rewrite, simplify, check, verify.
+
+The TorchScript exporter (``dynamo=False``) is used on purpose: on the rewrite it gives
+a graph with dynamic height/width and no size arithmetic, where the dynamo exporter
+turns upstream's unfolds into Gather ops (DESIGN.md). The simplifier is onnxslim (see
+README): it folds the constant pad-size subgraphs the exporter leaves behind.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from edgeir.errors import EdgeIRError
+from edgeir.export.parity import compare
+from edgeir.export.request import ExportRequest, ExportResult, now, versions, weights_record
+from edgeir.fileio import atomic_path, sha256_of
+from edgeir.manifest import Manifest, manifest_path
+from edgeir.models import INPUT_NAME, OUTPUT_NAMES, SIZE_MULTIPLE, create_model, exportable
+from edgeir.models.size import min_side_for_task
+from edgeir.shapes import InputShapes
+
+log = logging.getLogger("edgeir")
+
+DEFAULT_OPSET = 17
+OPSETS = range(14, 21)
+OUTPUT_NAME = OUTPUT_NAMES[-1]
+
+FP16_KEEP_OPS = ("InstanceNormalization", "ReduceMean", "GlobalAveragePool")
+"""Kept in FP32 in ``onnx-fp16``: normalisation statistics and means lose precision in
+FP16 (sums over whole feature maps)."""
+
+FP16_NOTE = (
+    "measured on ONNX Runtime CPU, which runs most FP16 ops in FP32 after casting: this "
+    "reflects weight and boundary rounding, not FP16 arithmetic on a GPU"
+)
+
+
+def trace(module: torch.nn.Module, shapes: InputShapes, opset: int) -> Any:
+    """The rewrite as a simplified, checked ONNX ModelProto."""
+    import onnx
+    import onnxslim
+
+    if opset not in OPSETS:
+        raise EdgeIRError(f"expected --opset between {OPSETS[0]} and {OPSETS[-1]}, found {opset}")
+    batch = shapes.max_batch if shapes.static else 1
+    example = torch.rand(batch, 3, *(shapes.opt if shapes.static else shapes.min))
+    axes = None if shapes.static else {0: "batch", 2: "height", 3: "width"}
+    buffer = io.BytesIO()
+    log.info("tracing the export rewrite to ONNX (opset %d, %s)", opset, shapes.describe())
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module, (example,), buffer, dynamo=False, opset_version=opset,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_axes=None if axes is None else {INPUT_NAME: axes, OUTPUT_NAME: axes},
+        )
+    log.info("simplifying the graph with onnxslim")
+    model = onnxslim.slim(onnx.load_from_string(buffer.getvalue()))
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def _repair(model: Any) -> Any:
+    """onnxruntime's FP16 converter emits the same Cast twice when one tensor feeds two
+    blocked nodes, and appends the input casts after their consumers. Keep the first of
+    identical nodes and restore topological order, which the ONNX spec requires."""
+    seen: set[bytes] = set()
+    pending = []
+    for node in model.graph.node:
+        key = node.SerializeToString()
+        if key not in seen:
+            seen.add(key)
+            pending.append(node)
+    ready = {i.name for i in model.graph.input} | {i.name for i in model.graph.initializer}
+    ready.add("")  # an omitted optional input
+    ordered = []
+    while pending:
+        waiting = []
+        for node in pending:
+            if all(name in ready for name in node.input):
+                ordered.append(node)
+                ready.update(node.output)
+            else:
+                waiting.append(node)
+        if len(waiting) == len(pending):
+            raise RuntimeError(f"FP16 graph has a cycle or a dangling input at {waiting[0].name}")
+        pending = waiting
+    del model.graph.node[:]
+    model.graph.node.extend(ordered)
+    return model
+
+
+def to_fp16(model: Any) -> tuple[Any, dict[str, Any]]:
+    """FP16 weights and activations with FP32 inputs/outputs; ``FP16_KEEP_OPS`` and the
+    residual add of the input image stay FP32, so the restored image keeps the input's
+    precision where the network changes little."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    graph_input = model.graph.input[0].name
+    residual = [n.name for n in model.graph.node if n.op_type == "Add" and graph_input in n.input]
+    log.info("converting to FP16 (FP32 kept for %s and %s)", ", ".join(FP16_KEEP_OPS), residual)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        converted = convert_float_to_float16(
+            model, keep_io_types=True, op_block_list=list(FP16_KEEP_OPS), node_block_list=residual
+        )
+    converted = _repair(converted)
+    onnx.checker.check_model(converted, full_check=True)
+    return converted, {"fp32_op_types": list(FP16_KEEP_OPS), "fp32_nodes": residual}
+
+
+def run_onnx(model: Any, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {INPUT_NAME: x})[0]
+
+
+def export_onnx(request: ExportRequest) -> ExportResult:
+    import onnx
+
+    target, shapes = request.target, request.shapes
+    opset = request.options.get("opset") or DEFAULT_OPSET
+    model = create_model(request.variant, request.task, weights=request.weights)
+    rewrite = exportable(model)
+    graph = trace(rewrite, shapes, opset)
+
+    batch = shapes.max_batch if shapes.static else 1
+    size = shapes.opt if shapes.static else shapes.min
+    x = np.random.default_rng(0).random((batch, 3, *size), dtype=np.float32)
+    with torch.no_grad():
+        reference = rewrite(torch.from_numpy(x)).numpy()
+    log.info("checking parity with PyTorch on a %dx3x%dx%d input", batch, *size)
+    details: dict[str, Any] = {}
+    if target.precision == "fp16":
+        fp32_output = run_onnx(graph, x)
+        graph, details = to_fp16(graph)
+        output = run_onnx(graph, x)
+        details["psnr_vs_fp32_graph_db"] = compare(fp32_output, output)["psnr_db"]
+        details["note"] = FP16_NOTE
+    else:
+        output = run_onnx(graph, x)
+    parity = {
+        "reference": "PyTorch export rewrite, FP32",
+        "input": f"{batch}x3x{size[0]}x{size[1]} uniform [0,1), seed 0",
+        "runtime": "onnxruntime CPUExecutionProvider",
+        **compare(reference, output),
+    }
+
+    manifest = Manifest(
+        target=target.name,
+        precision=target.precision,
+        runtime=target.runtime,
+        variant=request.variant,
+        task=request.task,
+        weights=weights_record(request.weights),
+        input={"name": INPUT_NAME, "layout": "NCHW", "dtype": "float32", "range": [0.0, 1.0],
+               "color": "RGB"},
+        output={"name": OUTPUT_NAME, "layout": "NCHW", "dtype": "float32", "range": [0.0, 1.0],
+                "color": "RGB"},
+        size_rule={"multiple": SIZE_MULTIPLE, "minimum": min_side_for_task(request.task)},
+        shapes=shapes.to_dict(),
+        versions=versions("onnx", "onnxruntime", "onnxslim"),
+        parity=parity,
+        opset=opset,
+        details=details,
+        created=now(),
+    )
+    for key, value in manifest.metadata().items():
+        graph.metadata_props.add(key=key, value=value)
+    graph.producer_name, graph.doc_string = "edgeir", f"{rewrite.label}, {target.name}"
+
+    output_path = request.output
+    with atomic_path(output_path) as temp:
+        onnx.save(graph, str(temp))
+    manifest.artifact = {
+        "file": output_path.name,
+        "sha256": sha256_of(output_path),
+        "size_bytes": output_path.stat().st_size,
+    }
+    path = manifest.write(manifest_path(output_path))
+    log.info("wrote %s and %s", output_path, path.name)
+    return ExportResult(output_path, path, manifest)

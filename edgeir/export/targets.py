@@ -1,0 +1,82 @@
+"""The table of targets: every name `edgeir export --target` accepts, in one place.
+
+A row says what the target produces, at which precision, which runtime opens it, which
+extra it needs (checked before any work starts) and which target-specific options it
+accepts; an option it does not accept is an error, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+from edgeir.errors import EdgeIRError
+
+COMMON_OPTIONS = frozenset({"variant", "task", "weights", "output", "shape", "dynamic", "batch"})
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    suffix: str
+    precision: str
+    runtime: str
+    extra: str
+    requires: tuple[str, ...]
+    """Modules the export needs; all must be importable."""
+    options: frozenset[str]
+    """Target-specific options, by their Python name (``opset`` for ``--opset``)."""
+    exporter: str
+    """``module:function`` that performs the export, imported only when used."""
+    summary: str
+
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target(
+            "onnx", ".onnx", "fp32", "onnxruntime", "onnx",
+            ("onnx", "onnxruntime", "onnxslim"), frozenset({"opset"}),
+            "edgeir.export.onnx:export_onnx",
+            "ONNX graph of the export rewrite, simplified, FP32",
+        ),
+        Target(
+            "onnx-fp16", ".onnx", "fp16", "onnxruntime", "onnx",
+            ("onnx", "onnxruntime", "onnxslim"), frozenset({"opset"}),
+            "edgeir.export.onnx:export_onnx",
+            "ONNX graph with FP16 weights and activations, FP32 inputs/outputs and "
+            "FP32 normalisation, means and the input-image residual",
+        ),
+    )
+}
+
+
+def get_target(name: str) -> Target:
+    if name not in TARGETS:
+        raise EdgeIRError(f"unknown target {name!r}: expected one of {', '.join(TARGETS)}")
+    return TARGETS[name]
+
+
+def check_available(target: Target) -> None:
+    missing = [m for m in target.requires if importlib.util.find_spec(m) is None]
+    if missing:
+        raise EdgeIRError(
+            f"target {target.name} needs {', '.join(missing)}, which is not installed: "
+            f'pip install "edgeir[{target.extra}]"'
+        )
+
+
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def check_options(target: Target, given: dict[str, Any]) -> None:
+    """``given`` holds the target-specific options the user set (not defaults)."""
+    refused = sorted(k for k, v in given.items() if v is not None and k not in target.options)
+    if refused:
+        accepted = ", ".join(_flag(o) for o in sorted(target.options)) or "no target options"
+        raise EdgeIRError(
+            f"target {target.name} does not accept {', '.join(map(_flag, refused))}; "
+            f"it accepts {accepted}"
+        )

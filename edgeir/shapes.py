@@ -1,0 +1,128 @@
+"""Input shape ranges: one syntax for every target.
+
+``--shape HxW`` is a static shape; ``--dynamic MIN:OPT:MAX`` (each ``HxW``) a range.
+ONNX and OpenVINO record the range in the manifest and check inputs against it, TensorRT
+builds its optimization profile from it, Core ML uses its bounds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from edgeir.errors import EdgeIRError
+from edgeir.models.registry import SIZE_MULTIPLE, get_task
+from edgeir.models.size import min_side
+
+Size = tuple[int, int]
+
+DEFAULT_OPT = (736, 1280)  # 720p, padded to legal
+DEFAULT_MAX = (1088, 1920)  # 1080p, padded to legal
+
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+
+
+def parse_hw(text: str) -> Size:
+    match = _SIZE.match(text)
+    if not match:
+        raise EdgeIRError(f"expected a size like 256x256 (HxW), found {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _fmt(size: Size) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+@dataclass(frozen=True)
+class InputShapes:
+    """Height/width range (min <= opt <= max) and batch range of a deployed model."""
+
+    min: Size
+    opt: Size
+    max: Size
+    static: bool = False
+    max_batch: int = 1
+    """Largest batch a static graph or engine profile is built for; dynamic ONNX graphs
+    accept any batch, and record this as the batch they were planned for."""
+
+    @classmethod
+    def fixed(cls, size: Size, task: str, batch: int = 1) -> InputShapes:
+        shapes = cls(size, size, size, static=True, max_batch=batch)
+        shapes.validate(task)
+        return shapes
+
+    @classmethod
+    def dynamic(cls, spec: str | None, task: str, batch: int = 1) -> InputShapes:
+        """``MIN:OPT:MAX`` or ``MIN:MAX`` (OPT = MAX); ``None`` gives the default range:
+        the task's smallest legal square up to 1080p, optimised for 720p."""
+        if spec is None:
+            smallest = min_side(get_task(task).dilations)
+            shapes = cls((smallest, smallest), DEFAULT_OPT, DEFAULT_MAX, max_batch=batch)
+        else:
+            parts = [parse_hw(p) for p in spec.split(":")]
+            if len(parts) == 2:
+                parts = [parts[0], parts[1], parts[1]]
+            if len(parts) != 3:
+                raise EdgeIRError(
+                    f"expected --dynamic MINxMIN:OPTxOPT:MAXxMAX or MIN:MAX, found {spec!r}"
+                )
+            shapes = cls(*parts, max_batch=batch)
+        shapes.validate(task)
+        return shapes
+
+    def validate(self, task: str) -> None:
+        if self.max_batch < 1:
+            raise EdgeIRError(f"expected a batch of at least 1, found {self.max_batch}")
+        smallest = min_side(get_task(task).dilations)
+        for label, (h, w) in (("min", self.min), ("opt", self.opt), ("max", self.max)):
+            for side in (h, w):
+                if side % SIZE_MULTIPLE or side < smallest:
+                    raise EdgeIRError(
+                        f"expected {label} size sides that are multiples of {SIZE_MULTIPLE} and at "
+                        f"least {smallest} for {task}, found {_fmt((h, w))}"
+                    )
+        if not all(a <= b <= c for a, b, c in zip(self.min, self.opt, self.max)):
+            raise EdgeIRError(
+                f"expected MIN <= OPT <= MAX in each side, found {self.describe()}"
+            )
+
+    def describe(self) -> str:
+        if self.static:
+            return f"static {self.max_batch}x3x{_fmt(self.opt)}"
+        return f"dynamic {_fmt(self.min)}:{_fmt(self.opt)}:{_fmt(self.max)}"
+
+    def check(self, batch: int, h: int, w: int) -> None:
+        """Raise when a batch of h x w inputs is outside what the model was built for."""
+        if self.static:
+            if (h, w) != self.opt or batch != self.max_batch:
+                raise EdgeIRError(
+                    f"this model was exported for a static {self.max_batch}x3x{_fmt(self.opt)} "
+                    f"input, found {batch}x3x{h}x{w}"
+                )
+            return
+        if not (self.min[0] <= h <= self.max[0] and self.min[1] <= w <= self.max[1]):
+            raise EdgeIRError(
+                f"this model accepts sizes from {_fmt(self.min)} to {_fmt(self.max)}, found "
+                f"{h}x{w}: tile larger frames (Restorer(tile=...), --tile) or re-export with a "
+                "wider --dynamic range"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": "static" if self.static else "dynamic",
+            "min": list(self.min),
+            "opt": list(self.opt),
+            "max": list(self.max),
+            "max_batch": self.max_batch,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InputShapes:
+        try:
+            return cls(
+                tuple(data["min"]), tuple(data["opt"]), tuple(data["max"]),
+                static=data["mode"] == "static", max_batch=int(data.get("max_batch", 1)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EdgeIRError(f"expected a shapes record with min/opt/max/mode, found {data!r}") from exc
