@@ -16,6 +16,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "create_model": "edgeir.models",
     "load_checkpoint": "edgeir.models",
+    "Restorer": "edgeir.runtimes.restorer",
+    "export": "edgeir.export",
 }
 
 __all__ = ["EdgeIRError", "__version__", *_LAZY]

@@ -79,6 +79,71 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setup_logging() -> None:
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("edgeir: %(message)s"))
+    logger = logging.getLogger("edgeir")
+    if not logger.handlers:
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from edgeir.export import export
+
+    _setup_logging()
+    result = export(
+        args.target,
+        variant=args.variant,
+        task=args.task,
+        weights=args.weights,
+        output=args.output,
+        shape=args.shape,
+        dynamic=args.dynamic,
+        batch=args.batch,
+        **{name: getattr(args, name) for name in TARGET_OPTIONS},
+    )
+    summary = result.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    parity = summary["parity"]
+    print(f"{summary['target']} ({summary['precision']}): {summary['artifact']}")
+    print(f"  manifest  {summary['manifest']}")
+    print(f"  parity    max abs {parity['max_abs']:.2e}, PSNR {parity['psnr_db']} dB "
+          f"vs {parity['reference']}")
+    print(f"  weights   {summary['weights']}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from edgeir.run import restore_files
+    from edgeir.runtimes import load
+    from edgeir.runtimes.restorer import Restorer
+
+    runtime = load(args.model, args.device, **({"task": args.task} if args.task else {}))
+    # Frames are read as RGB; --bgr feeds them to the network in BGR order.
+    restorer = Restorer(
+        runtime, tile=args.tile, overlap=args.overlap, batch=args.batch,
+        color="bgr" if args.bgr else "rgb",
+    )
+    report = restore_files(restorer, args.input, args.output, overwrite=args.overwrite)
+    info = runtime.info
+    print(f"restored {report.frames} frame(s) with {info.backend} ({info.precision}, {info.device})"
+          f" into {args.output}")
+    if report.failed:
+        for path, reason in report.failed:
+            print(f"edgeir: skipped {path}: {reason}", file=sys.stderr)
+        print(f"edgeir: error: {len(report.failed)} input(s) could not be read", file=sys.stderr)
+        return 1
+    return 0
+
+
+TARGET_OPTIONS = ("opset",)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgeir",
@@ -101,6 +166,59 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(run=_cmd_info)
+
+    from edgeir.export.targets import TARGETS
+
+    export = commands.add_parser(
+        "export",
+        help="export a ConvIR to a deployment target, verified against PyTorch",
+        description="Export the export-friendly ConvIR to a target, check that the artifact "
+        "computes what PyTorch computes, and write it atomically with a manifest beside it. "
+        "Targets: " + "; ".join(f"{t.name}: {t.summary}" for t in TARGETS.values()),
+    )
+    export.add_argument("--target", required=True, choices=list(TARGETS), help="what to produce")
+    _add_model_options(export)
+    export.add_argument("--weights", metavar="PATH", help="checkpoint to export (default: random "
+                        "initialisation, which the output and manifest say)")
+    shapes = export.add_mutually_exclusive_group()
+    shapes.add_argument("--shape", type=parse_size, metavar="HxW",
+                        help="static input size (must be legal: see edgeir info)")
+    shapes.add_argument(
+        "--dynamic", nargs="?", const=None, metavar="MIN:OPT:MAX",
+        help="dynamic batch/height/width (the default), e.g. 256x256:736x1280:1088x1920 or "
+        "MIN:MAX; without a value: the task's smallest legal square to 1088x1920, opt 736x1280",
+    )
+    export.add_argument("--batch", type=int, default=1,
+                        help="batch of a static graph; the batch a dynamic one is planned for "
+                        "(default: 1)")
+    export.add_argument("--opset", type=int, default=None,
+                        help="ONNX opset (onnx targets; default: 17)")
+    export.add_argument("-o", "--output", metavar="PATH",
+                        help="artifact path (default: convir-VARIANT_TASK_TARGET.SUFFIX here)")
+    export.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    export.set_defaults(run=_cmd_export)
+
+    run = commands.add_parser(
+        "run",
+        help="restore an image, a folder of images or a video with an exported model",
+        description="Restore frames with any model edgeir can load (.onnx, checkpoints). "
+        "Frames of any size are padded to a legal size and cropped back.",
+    )
+    run.add_argument("model", help="model file: .onnx (with its manifest) or a checkpoint")
+    run.add_argument("input", help="an image, a folder of images, or a video file")
+    run.add_argument("-o", "--output", required=True,
+                     help="output image, folder or video (matching the input)")
+    run.add_argument("--tile", type=int, default=None,
+                     help="restore frames larger than TILE in overlapping TILExTILE tiles")
+    run.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (default: 32)")
+    run.add_argument("--batch", type=int, default=1, help="frames or tiles per inference (default: 1)")
+    run.add_argument("--bgr", action="store_true",
+                     help="the network was trained on BGR frames (e.g. loaded with OpenCV)")
+    run.add_argument("--device", default=None, help="cpu or cuda (default: best available)")
+    run.add_argument("--task", choices=list(TASKS), default=None,
+                     help="task of a checkpoint (a checkpoint file cannot say it)")
+    run.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    run.set_defaults(run=_cmd_run)
     return parser
 
 

@@ -17,7 +17,7 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     finishes. Any exception, Ctrl-C included, removes what was written."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.partial")
+    temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.partial{final.suffix}")
     try:
         yield temp
         if not temp.exists():

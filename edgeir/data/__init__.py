@@ -1,0 +1,1 @@
+"""Reading and writing frames: images and videos (OpenCV, the ``video`` extra)."""

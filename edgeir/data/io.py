@@ -1,0 +1,122 @@
+"""Image and video files as RGB numpy frames, via OpenCV (the ``video`` extra).
+
+Frames keep their bit depth (uint8 or uint16) and layout (gray, RGB, RGBA); writes are
+atomic, so an interrupted run leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from edgeir.errors import EdgeIRError
+from edgeir.fileio import atomic_path
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
+FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".webm": "VP80"}
+
+
+def cv2() -> ModuleType:
+    try:
+        import cv2 as module
+    except ImportError:
+        raise EdgeIRError(
+            'reading and writing images and video needs OpenCV: pip install "edgeir[video]"'
+        ) from None
+    return module
+
+
+def is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def _swap_rb(frame: np.ndarray) -> np.ndarray:
+    if frame.ndim == 3 and frame.shape[2] in (3, 4):
+        order = [2, 1, 0] + ([3] if frame.shape[2] == 4 else [])
+        return np.ascontiguousarray(frame[:, :, order])
+    return frame
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """H x W (gray), H x W x 3 (RGB) or H x W x 4 (RGBA), uint8 or uint16."""
+    path = Path(path)
+    frame = cv2().imread(str(path), cv2().IMREAD_UNCHANGED)
+    if frame is None:
+        raise EdgeIRError(f"expected a readable image, could not read {path}")
+    return _swap_rb(frame)
+
+
+def write_image(path: str | Path, frame: np.ndarray) -> None:
+    path = Path(path)
+    with atomic_path(path) as temp:
+        if not cv2().imwrite(str(temp), _swap_rb(frame)):
+            raise EdgeIRError(f"expected to write an image to {path}, OpenCV refused {path.suffix}")
+
+
+class VideoReader:
+    """RGB uint8 frames of a video file, in order."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._capture = cv2().VideoCapture(str(self.path))
+        if not self._capture.isOpened():
+            raise EdgeIRError(f"expected a readable video, could not open {self.path}")
+        self.fps = float(self._capture.get(cv2().CAP_PROP_FPS)) or 25.0
+        self.frame_count = int(self._capture.get(cv2().CAP_PROP_FRAME_COUNT))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while True:
+            ok, frame = self._capture.read()
+            if not ok:
+                return
+            yield _swap_rb(frame)
+
+    def close(self) -> None:
+        self._capture.release()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class VideoWriter:
+    """Writes RGB uint8 frames; the file appears under its name only when closed
+    without error."""
+
+    def __init__(self, path: str | Path, fps: float) -> None:
+        self.path = Path(path)
+        self.fps = fps
+        self._atomic = atomic_path(self.path)
+        self._temp = self._atomic.__enter__()
+        self._writer = None
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._writer is None:
+            h, w = frame.shape[:2]
+            fourcc = cv2().VideoWriter_fourcc(*FOURCC.get(self.path.suffix.lower(), "mp4v"))
+            self._writer = cv2().VideoWriter(str(self._temp), fourcc, self.fps, (w, h))
+            if not self._writer.isOpened():
+                raise EdgeIRError(f"expected to write a video to {self.path}, OpenCV refused it")
+        self._writer.write(_swap_rb(frame))
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._writer is not None:
+            self._writer.release()
+        elif exc_type is None:
+            empty = EdgeIRError(f"expected frames to write to {self.path}, found none")
+            self._atomic.__exit__(EdgeIRError, empty, None)
+            raise empty
+        self._atomic.__exit__(exc_type, exc, tb)

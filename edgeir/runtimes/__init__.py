@@ -1,0 +1,53 @@
+"""Load any edgeir artifact (or a model) into one ``Runtime`` protocol.
+
+``load(path)`` picks the backend from the manifest beside the file, else from its
+suffix. Backends import their runtime lazily, so a camera box needs only the runtime it
+uses; nothing here imports ``edgeir.export``, and torch only for the torch backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgeir.errors import EdgeIRError
+from edgeir.manifest import Manifest, manifest_path
+from edgeir.runtimes.base import Runtime, RuntimeInfo
+
+__all__ = ["Runtime", "RuntimeInfo", "load"]
+
+CHECKPOINT_SUFFIXES = (".pkl", ".pth", ".pt")
+SUFFIX_RUNTIMES = {".onnx": "onnxruntime", **{s: "torch" for s in CHECKPOINT_SUFFIXES}}
+
+
+def _open(runtime: str, path: Path, manifest: Manifest | None, device: str | None, **kw: Any) -> Runtime:
+    if runtime == "onnxruntime":
+        from edgeir.runtimes.onnxruntime_backend import OnnxRuntime
+
+        return OnnxRuntime(path, manifest, device)
+    if runtime == "torch":
+        from edgeir.runtimes.torch_backend import TorchRuntime
+
+        return TorchRuntime(path, device, task=kw.get("task"))
+    raise EdgeIRError(f"expected a runtime edgeir knows, found {runtime!r} in the manifest of {path}")
+
+
+def load(path_or_model: Any, device: str | None = None, **options: Any) -> Runtime:
+    """A ready ``Runtime`` for an artifact path, a checkpoint, or a ConvIR module.
+
+    ``device`` is ``None`` for the best available, or ``"cpu"`` / ``"cuda"``; ``task``
+    may be given for a checkpoint, whose file cannot say it."""
+    if not isinstance(path_or_model, (str, Path)):
+        from edgeir.runtimes.torch_backend import TorchRuntime
+
+        return TorchRuntime(path_or_model, device, task=options.get("task"))
+    path = Path(path_or_model)
+    if not path.exists():
+        raise EdgeIRError(f"expected a model file, found nothing at {path}")
+    sidecar = manifest_path(path)
+    manifest = Manifest.read(sidecar) if sidecar.is_file() else None
+    runtime = manifest.runtime if manifest else SUFFIX_RUNTIMES.get(path.suffix.lower())
+    if runtime is None:
+        known = ", ".join(sorted(SUFFIX_RUNTIMES))
+        raise EdgeIRError(f"expected a model file ({known}) or one with a manifest, found {path.name}")
+    return _open(runtime, path, manifest, device, **options)

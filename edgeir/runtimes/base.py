@@ -1,0 +1,76 @@
+"""The one protocol every runtime backend implements.
+
+A backend takes NCHW float32 RGB in [0, 1] at a legal size and returns the restored
+tensor of the same shape. Frame handling (dtypes, padding, tiling) lives above, in
+``Restorer``, so that each backend is only a loader and a runner.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgeir.errors import EdgeIRError
+from edgeir.manifest import Manifest
+from edgeir.models.size import check_size
+from edgeir.shapes import InputShapes
+
+
+@dataclass
+class RuntimeInfo:
+    backend: str
+    precision: str
+    """The precision the runtime really computes in, not only what the file stores."""
+    device: str
+    dilations: tuple[int, ...]
+    """Of the task the model was built for: they set the size rule."""
+    shapes: InputShapes | None = None
+    """The range the artifact was exported for; None when any legal size works."""
+    providers: list[str] = field(default_factory=list)
+    manifest: Manifest | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "precision": self.precision,
+            "device": self.device,
+            "providers": self.providers,
+            "shapes": self.shapes.to_dict() if self.shapes else None,
+            "notes": self.notes,
+        }
+
+
+class Runtime(ABC):
+    info: RuntimeInfo
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        self.check_input(x)
+        return self._run(x)
+
+    @abstractmethod
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """Run a checked N x 3 x H x W float32 batch."""
+
+    def check_input(self, x: np.ndarray) -> None:
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32:
+            found = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+            raise EdgeIRError(f"expected a float32 numpy array, found {found}")
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise EdgeIRError(f"expected an N x 3 x H x W array, found shape {x.shape}")
+        n, _, h, w = x.shape
+        check_size(h, w, self.info.dilations, f"this {self.info.backend} model")
+        if self.info.shapes is not None:
+            self.info.shapes.check(n, h, w)
+
+    @property
+    def max_batch(self) -> int | None:
+        """Largest batch the artifact takes; None when unbounded."""
+        shapes = self.info.shapes
+        return shapes.max_batch if shapes is not None and shapes.static else None
+
+    def close(self) -> None:
+        """Release the runtime's resources (sessions, GPU memory)."""

@@ -1,0 +1,88 @@
+"""Camera and file frames to the network's tensor layout and back.
+
+In: H x W x 3 (RGB or BGR), H x W (gray) or H x W x 4 (alpha passed through), as
+uint8, uint16 or float in [0, 1]. Out: the same dtype and layout, clamped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeir.errors import EdgeIRError
+
+SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+COLORS = ("rgb", "bgr")
+
+
+@dataclass(frozen=True)
+class FrameFormat:
+    dtype: np.dtype
+    channels: int
+    """0 for a 2-D gray frame, else 1, 3 or 4."""
+    bgr: bool
+
+
+def to_chw(frame: np.ndarray, color: str = "rgb") -> tuple[np.ndarray, FrameFormat, np.ndarray | None]:
+    """(3 x H x W float32 RGB in [0, 1], the frame's format, its alpha plane or None)."""
+    if color not in COLORS:
+        raise EdgeIRError(f"expected color 'rgb' or 'bgr', found {color!r}")
+    if not isinstance(frame, np.ndarray):
+        raise EdgeIRError(f"expected a numpy frame, found {type(frame).__name__}")
+    if frame.ndim == 2:
+        channels = 0
+    elif frame.ndim == 3 and frame.shape[2] in (1, 3, 4):
+        channels = frame.shape[2]
+    else:
+        raise EdgeIRError(f"expected an H x W, H x W x 3 or H x W x 4 frame, found shape {frame.shape}")
+    if frame.dtype in SCALES:
+        data = frame.astype(np.float32) / SCALES[frame.dtype]
+    elif np.issubdtype(frame.dtype, np.floating):
+        data = frame.astype(np.float32, copy=False)
+    else:
+        raise EdgeIRError(f"expected a uint8, uint16 or float frame, found {frame.dtype}")
+    fmt = FrameFormat(frame.dtype, channels, color == "bgr")
+    alpha = None
+    if channels in (0, 1):
+        plane = data if channels == 0 else data[:, :, 0]
+        rgb = np.repeat(plane[None], 3, axis=0)
+    else:
+        if channels == 4:
+            alpha = frame[:, :, 3]
+        rgb = data[:, :, :3].transpose(2, 0, 1)
+        if fmt.bgr:
+            rgb = rgb[::-1]
+    return np.ascontiguousarray(rgb), fmt, alpha
+
+
+def from_chw(restored: np.ndarray, fmt: FrameFormat, alpha: np.ndarray | None) -> np.ndarray:
+    """Back to the frame's own dtype and layout, clamped to the value range."""
+    data = np.clip(restored, 0.0, 1.0)
+    if fmt.channels in (0, 1):
+        hwc = data.mean(axis=0)
+        if fmt.channels == 1:
+            hwc = hwc[:, :, None]
+    else:
+        if fmt.bgr:
+            data = data[::-1]
+        hwc = data.transpose(1, 2, 0)
+    if fmt.dtype in SCALES:
+        hwc = np.rint(hwc * SCALES[fmt.dtype]).astype(fmt.dtype)
+    else:
+        hwc = hwc.astype(fmt.dtype)
+    if alpha is not None:
+        hwc = np.concatenate([hwc, alpha[:, :, None].astype(hwc.dtype)], axis=2)
+    return np.ascontiguousarray(hwc)
+
+
+def pad_to(chw: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Pad bottom/right to (height, width) like upstream evaluation: reflect where the
+    frame is large enough to reflect, replicate the edge where it is not."""
+    _, h, w = chw.shape
+    for axis, pad, size in ((1, height - h, h), (2, width - w, w)):
+        if pad > 0:
+            widths = [(0, 0)] * 3
+            widths[axis] = (0, pad)
+            chw = np.pad(chw, widths, mode="reflect" if pad < size else "edge")
+    return chw

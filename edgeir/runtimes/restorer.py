@@ -1,0 +1,178 @@
+"""``Restorer``: frames in, restored frames out, on any runtime.
+
+Made for a camera loop: any frame size is made legal (pad up, crop back), frames larger
+than ``tile`` are restored as overlapping tiles blended with linear ramps, tiles and
+frames are batched, and one Restorer may be shared by several threads (it holds no
+per-call state; ONNX Runtime sessions and inference-mode torch modules are thread-safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeir.errors import EdgeIRError
+from edgeir.models.registry import SIZE_MULTIPLE
+from edgeir.models.size import min_side
+from edgeir.runtimes import Runtime, load
+from edgeir.runtimes.frames import FrameFormat, from_chw, pad_to, to_chw
+
+Size = tuple[int, int]
+
+
+def _round_up(value: int, multiple: int = SIZE_MULTIPLE) -> int:
+    return -(-value // multiple) * multiple
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, tile - overlap))
+    return starts + [length - tile]
+
+
+def _ramp(tile: int, overlap: int, blend_start: bool, blend_end: bool) -> np.ndarray:
+    weight = np.ones(tile, dtype=np.float32)
+    if overlap > 0:
+        rise = np.arange(1, overlap + 1, dtype=np.float32) / (overlap + 1)
+        if blend_start:
+            weight[:overlap] = rise
+        if blend_end:
+            weight[-overlap:] = rise[::-1]
+    return weight
+
+
+class Restorer:
+    def __init__(
+        self,
+        runtime_or_path: Runtime | str | Path | Any,
+        tile: int | Size | None = None,
+        overlap: int = 32,
+        batch: int = 1,
+        color: str = "rgb",
+        device: str | None = None,
+    ) -> None:
+        self.runtime = runtime_or_path if isinstance(runtime_or_path, Runtime) else load(
+            runtime_or_path, device
+        )
+        info = self.runtime.info
+        self.min_side = min_side(info.dilations)
+        self.shapes = info.shapes
+        self.color = color
+        if batch < 1:
+            raise EdgeIRError(f"expected a batch of at least 1, found {batch}")
+        limit = self.runtime.max_batch
+        if limit is not None and batch != limit:
+            raise EdgeIRError(f"expected batch={limit} for this static model, found batch={batch}")
+        self.batch = batch
+        self.tile = self._check_tile(tile)
+        if self.tile is not None and not 0 <= overlap < min(self.tile):
+            raise EdgeIRError(f"expected 0 <= overlap < tile ({min(self.tile)}), found {overlap}")
+        self.overlap = overlap
+
+    def _check_tile(self, tile: int | Size | None) -> Size | None:
+        if tile is None:
+            return None
+        size = (tile, tile) if isinstance(tile, int) else tuple(tile)
+        legal = tuple(max(_round_up(s), self.min_side) for s in size)
+        if legal != size:
+            raise EdgeIRError(
+                f"expected a legal tile (sides multiples of {SIZE_MULTIPLE}, at least "
+                f"{self.min_side}), found {size[0]}x{size[1]}: use {legal[0]}x{legal[1]}"
+            )
+        if self.shapes is not None:
+            self.shapes.check(self.batch if self.shapes.static else 1, *size)
+        return size
+
+    def _padded_size(self, h: int, w: int) -> Size:
+        """The size a whole h x w frame runs at, or raise when it must be tiled."""
+        target = [max(_round_up(h), self.min_side), max(_round_up(w), self.min_side)]
+        if self.shapes is not None:
+            if self.shapes.static:
+                if h <= self.shapes.opt[0] and w <= self.shapes.opt[1]:
+                    return self.shapes.opt
+                raise EdgeIRError(
+                    f"expected frames up to the static {self.shapes.opt[0]}x{self.shapes.opt[1]} "
+                    f"this model takes, found {h}x{w}: pass tile={self.shapes.opt}"
+                )
+            target = [max(t, m) for t, m in zip(target, self.shapes.min)]
+            if target[0] > self.shapes.max[0] or target[1] > self.shapes.max[1]:
+                raise EdgeIRError(
+                    f"expected frames up to {self.shapes.max[0]}x{self.shapes.max[1]} for this "
+                    f"model, found {h}x{w}: pass tile= (e.g. tile=512) to restore it in tiles"
+                )
+        return target[0], target[1]
+
+    def _run_batches(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
+        out: list[np.ndarray] = []
+        for i in range(0, len(tensors), self.batch):
+            group = tensors[i : i + self.batch]
+            filler = len(group)
+            if self.runtime.max_batch is not None and len(group) < self.runtime.max_batch:
+                group = group + [group[-1]] * (self.runtime.max_batch - len(group))
+            result = self.runtime(np.stack(group).astype(np.float32, copy=False))
+            out.extend(result[:filler])
+        return out
+
+    def _restore_whole(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        _, h, w = images[0].shape
+        ph, pw = self._padded_size(h, w)
+        restored = self._run_batches([pad_to(img, ph, pw) for img in images])
+        return [r[:, :h, :w] for r in restored]
+
+    def _restore_tiled(self, image: np.ndarray) -> np.ndarray:
+        th, tw = self.tile
+        _, h, w = image.shape
+        padded = pad_to(image, max(h, th), max(w, tw))
+        _, ph, pw = padded.shape
+        ys, xs = _starts(ph, th, self.overlap), _starts(pw, tw, self.overlap)
+        boxes = [(y, x) for y in ys for x in xs]
+        tiles = self._run_batches([padded[:, y : y + th, x : x + tw] for y, x in boxes])
+        total = np.zeros_like(padded)
+        weights = np.zeros((1, ph, pw), dtype=np.float32)
+        for (y, x), tile in zip(boxes, tiles):
+            wy = _ramp(th, self.overlap, y > 0, y + th < ph)
+            wx = _ramp(tw, self.overlap, x > 0, x + tw < pw)
+            weight = wy[:, None] * wx[None, :]
+            total[:, y : y + th, x : x + tw] += tile * weight
+            weights[:, y : y + th, x : x + tw] += weight
+        return (total / weights)[:, :h, :w]
+
+    def _needs_tiles(self, h: int, w: int) -> bool:
+        return self.tile is not None and (h > self.tile[0] or w > self.tile[1])
+
+    def restore(self, frame: np.ndarray) -> np.ndarray:
+        """One frame; returns the restored frame in the frame's own dtype and layout."""
+        return self.restore_batch([frame])[0]
+
+    def restore_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Frames of one size, run ``batch`` at a time."""
+        if not frames:
+            return []
+        converted = [to_chw(f, self.color) for f in frames]
+        shapes = {c[0].shape for c in converted}
+        if len(shapes) > 1:
+            raise EdgeIRError(f"expected frames of one size in a batch, found {sorted(shapes)}")
+        images = [c[0] for c in converted]
+        _, h, w = images[0].shape
+        if self._needs_tiles(h, w):
+            restored = [self._restore_tiled(img) for img in images]
+        else:
+            restored = self._restore_whole(images)
+        return [from_chw(r, fmt, alpha) for r, (_, fmt, alpha) in zip(restored, converted)]
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return {
+            **self.runtime.info.to_dict(),
+            "tile": self.tile,
+            "overlap": self.overlap,
+            "batch": self.batch,
+            "color": self.color,
+        }
+
+
+__all__ = ["FrameFormat", "Restorer"]
