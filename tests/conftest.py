@@ -57,3 +57,21 @@ def pytest_terminal_summary(terminalreporter):
             f"rewrite parity: max abs error {max(PARITY_ERRORS):.2e} over "
             f"{len(PARITY_ERRORS)} cases (tolerance 1e-4)"
         )
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(tmp_path_factory):
+    """Upstream-layout checkpoint of ``random_model("s")``."""
+    path = tmp_path_factory.mktemp("weights") / "convir_s_random.pkl"
+    torch.save({"model": random_model("s").state_dict()}, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def exported_s(random_checkpoint, tmp_path_factory):
+    """ConvIR-S with randomised weights exported to dynamic ONNX (once per session)."""
+    pytest.importorskip("onnxslim", reason="the onnx extra is not installed")
+    from edgeir.export import export
+
+    output = tmp_path_factory.mktemp("export") / "convir_s.onnx"
+    return export("onnx", variant="s", weights=random_checkpoint, output=output)

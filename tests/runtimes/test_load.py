@@ -1,0 +1,81 @@
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from edgeir import EdgeIRError
+from edgeir.runtimes import load
+from tests.conftest import random_model
+
+
+def test_torch_backend_from_model_and_checkpoint(random_checkpoint):
+    x = np.random.default_rng(0).random((1, 3, 256, 256), dtype=np.float32)
+    with torch.no_grad():
+        expected = random_model("s")(torch.from_numpy(x))[2].numpy()
+    for source in (random_model("s"), random_checkpoint):
+        runtime = load(source, device="cpu")
+        assert runtime.info.backend == "torch" and runtime.info.precision == "fp32"
+        assert np.abs(runtime(x) - expected).max() < 1e-5
+
+
+def test_checkpoint_task_sets_the_size_rule(random_checkpoint, tmp_path):
+    derain = tmp_path / "derain.pth"
+    torch.save({"model": random_model("s", "derain").state_dict()}, derain)
+    runtime = load(derain, task="derain")
+    assert runtime(np.zeros((1, 3, 128, 160), np.float32)).shape == (1, 3, 128, 160)
+    with pytest.raises(EdgeIRError, match="at least 256"):
+        load(random_checkpoint)(np.zeros((1, 3, 128, 160), np.float32))
+
+
+def test_onnx_backend_from_manifest(exported_s):
+    runtime = load(exported_s.artifact)
+    info = runtime.info
+    assert (info.backend, info.precision, info.device) == ("onnxruntime", "fp32", "CPUExecutionProvider")
+    assert info.shapes.max == (1088, 1920) and info.manifest.variant == "s"
+
+
+def test_onnx_without_manifest_uses_graph_metadata(exported_s, tmp_path):
+    bare = tmp_path / "bare.onnx"
+    shutil.copy(exported_s.artifact, bare)
+    runtime = load(bare)
+    assert runtime.info.manifest.target == "onnx" and not runtime.info.notes
+
+
+@pytest.mark.parametrize(
+    ("x", "message"),
+    [
+        (np.zeros((1, 3, 256, 256), np.float64), "float32"),
+        (np.zeros((3, 256, 256), np.float32), "N x 3 x H x W"),
+        (np.zeros((1, 3, 250, 256), np.float32), "pad it to 256x256"),
+        (np.zeros((1, 3, 1120, 256), np.float32), "from 256x256 to 1088x1920"),
+    ],
+)
+def test_inputs_are_checked(exported_s, x, message):
+    with pytest.raises(EdgeIRError, match=message):
+        load(exported_s.artifact)(x)
+
+
+def test_unknown_files(tmp_path):
+    with pytest.raises(EdgeIRError, match="found nothing at"):
+        load(tmp_path / "missing.onnx")
+    odd = tmp_path / "model.tflite"
+    odd.write_bytes(b"x")
+    with pytest.raises(EdgeIRError, match="found model.tflite"):
+        load(odd)
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a graph")
+    with pytest.raises(EdgeIRError, match="onnxruntime can load"):
+        load(broken)
+
+
+def test_runtime_modules_do_not_import_export():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, edgeir.runtimes, edgeir.runtimes.restorer, edgeir.runtimes.onnxruntime_backend;"
+        "print(any(m.startswith('edgeir.export') for m in sys.modules), 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -1,0 +1,153 @@
+"""Restorer: frames of any dtype, layout and size in, the same out."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from edgeir import EdgeIRError, Restorer
+from edgeir.runtimes import load
+from edgeir.runtimes.frames import pad_to
+from tests.conftest import random_model
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    return load(random_model("s"), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def restorer(runtime):
+    return Restorer(runtime)
+
+
+def _frame(shape, dtype=np.uint8, seed=0):
+    rng = np.random.default_rng(seed)
+    if dtype == np.uint8:
+        return rng.integers(0, 256, shape, dtype=np.uint8)
+    if dtype == np.uint16:
+        return rng.integers(0, 65536, shape, dtype=np.uint16)
+    return rng.random(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(64, 80, 3), (64, 80), (64, 80, 1), (64, 80, 4)],
+                         ids=["rgb", "gray", "gray1", "rgba"])
+def test_dtype_and_layout_are_kept(restorer, shape, dtype):
+    frame = _frame(shape, dtype)
+    out = restorer.restore(frame)
+    assert out.shape == frame.shape and out.dtype == frame.dtype
+    if np.issubdtype(dtype, np.floating):
+        assert out.min() >= 0 and out.max() <= 1
+    if shape[-1:] == (4,):
+        assert np.array_equal(out[..., 3], frame[..., 3])
+
+
+def test_values_are_the_networks(restorer, runtime):
+    """A legal float frame goes through untouched: the Restorer adds no numerics."""
+    frame = _frame((256, 320, 3), np.float32)
+    expected = np.clip(runtime(frame.transpose(2, 0, 1)[None].copy())[0], 0, 1).transpose(1, 2, 0)
+    assert np.abs(restorer.restore(frame) - expected).max() < 1e-6
+
+
+def test_padding_reflects_then_crops(restorer, runtime):
+    frame = _frame((250, 300, 3), np.float32)
+    padded = pad_to(frame.transpose(2, 0, 1), 256, 320)
+    assert np.array_equal(padded[:, 250:, :300], frame.transpose(2, 0, 1)[:, 243:249][:, ::-1])
+    expected = np.clip(runtime(padded[None].copy())[0], 0, 1)[:, :250, :300].transpose(1, 2, 0)
+    assert np.abs(restorer.restore(frame) - expected).max() < 1e-6
+
+
+def test_tiny_frame(restorer):
+    frame = _frame((17, 23, 3))
+    assert restorer.restore(frame).shape == (17, 23, 3)
+    padded = pad_to(frame.transpose(2, 0, 1).astype(np.float32), 256, 256)
+    assert np.array_equal(padded[:, 17:, :23], np.repeat(padded[:, 16:17, :23], 239, axis=1))
+
+
+def test_bgr_is_rgb_reversed(runtime):
+    frame = _frame((64, 64, 3))
+    rgb = Restorer(runtime).restore(frame)
+    bgr = Restorer(runtime, color="bgr").restore(frame[..., ::-1].copy())
+    assert np.array_equal(bgr, rgb[..., ::-1])
+
+
+def test_batch_and_threads_match_one_by_one(runtime):
+    frames = [_frame((96, 128, 3), np.float32, seed=s) for s in range(4)]
+    single = Restorer(runtime)
+    expected = [single.restore(f) for f in frames]
+    batched = Restorer(runtime, batch=3).restore_batch(frames)
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(single.restore, frames))
+    for e, b, t in zip(expected, batched, threaded):
+        assert np.abs(e - b).max() < 1e-5 and np.abs(e - t).max() < 1e-5
+
+
+def _seam_ratio(image, positions):
+    """Mean horizontal step across the given columns, relative to all columns."""
+    steps = np.abs(np.diff(image, axis=1)).mean(axis=(0, 2))
+    return steps[[p - 1 for p in positions]].mean() / steps.mean()
+
+
+def _tiled_vs_whole(runtime, frame, tile, overlap=32):
+    whole = Restorer(runtime).restore(frame)
+    tiled = Restorer(runtime, tile=tile, overlap=overlap, batch=2).restore(frame)
+    psnr = 10 * np.log10(1.0 / np.mean((whole - tiled) ** 2))
+    starts = list(range(0, frame.shape[1] - tile, tile - overlap))[1:] + [frame.shape[1] - tile]
+    edges = [s for s in starts] + [s + overlap for s in starts]
+    return psnr, _seam_ratio(whole, edges), _seam_ratio(tiled, edges)
+
+
+def test_tiles_blend_without_seams(runtime, record_property):
+    frame = _frame((480, 800, 3), np.float32)
+    psnr, whole_ratio, tiled_ratio = _tiled_vs_whole(runtime, frame, tile=256)
+    record_property("tiled_vs_whole_psnr_db", psnr)
+    assert psnr > 40
+    assert tiled_ratio < whole_ratio * 1.1
+
+
+@pytest.mark.slow
+def test_tiles_at_1080p(runtime, record_property):
+    frame = _frame((1080, 1920, 3), np.float32)
+    psnr, whole_ratio, tiled_ratio = _tiled_vs_whole(runtime, frame, tile=512)
+    record_property("tiled_vs_whole_psnr_db_1080p", psnr)
+    print(f"1080p tiled (512, overlap 32) vs whole: PSNR {psnr:.2f} dB")
+    assert psnr > 40
+    assert tiled_ratio < whole_ratio * 1.1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"tile": 250}, "use 256x256"),
+        ({"tile": 128}, "at least 256"),
+        ({"tile": 256, "overlap": 256}, "overlap < tile"),
+        ({"batch": 0}, "batch of at least 1"),
+        ({"color": "yuv"}, None),
+    ],
+)
+def test_bad_settings(runtime, kwargs, message):
+    if message is None:
+        with pytest.raises(EdgeIRError, match="'rgb' or 'bgr'"):
+            Restorer(runtime, **kwargs).restore(_frame((8, 8, 3)))
+        return
+    with pytest.raises(EdgeIRError, match=message):
+        Restorer(runtime, **kwargs)
+
+
+@pytest.mark.parametrize("frame", [np.zeros((8, 8, 2), np.uint8), np.zeros((8, 8, 3), np.int32)])
+def test_bad_frames(restorer, frame):
+    with pytest.raises(EdgeIRError, match="expected"):
+        restorer.restore(frame)
+
+
+def test_static_model_needs_tiles_for_large_frames(tmp_path, random_checkpoint):
+    pytest.importorskip("onnxslim")
+    from edgeir.export import export
+
+    result = export("onnx", weights=random_checkpoint, output=tmp_path / "s.onnx", shape=(256, 256))
+    small = Restorer(result.artifact)
+    assert small.restore(_frame((100, 200, 3))).shape == (100, 200, 3)
+    with pytest.raises(EdgeIRError, match="pass tile=\\(256, 256\\)"):
+        small.restore(_frame((300, 200, 3)))
+    assert Restorer(result.artifact, tile=256).restore(_frame((300, 200, 3))).shape == (300, 200, 3)

@@ -1,0 +1,74 @@
+"""``edgeir run`` on generated images, a folder with a corrupt file, and a video."""
+
+import numpy as np
+import pytest
+
+from edgeir import cli
+from edgeir.data.io import VideoReader, VideoWriter, read_image, write_image
+
+pytest.importorskip("cv2", reason="the video extra is not installed")
+
+
+@pytest.fixture()
+def inputs(tmp_path):
+    rng = np.random.default_rng(0)
+    write_image(tmp_path / "single.png", rng.integers(0, 256, (40, 50, 3), dtype=np.uint8))
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    write_image(folder / "a.png", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    write_image(folder / "b.png", rng.integers(0, 65536, (32, 48), dtype=np.uint16))
+    (folder / "corrupt.png").write_bytes(b"\x89PNG broken")
+    (folder / "notes.txt").write_text("not an image")
+    with VideoWriter(tmp_path / "clip.avi", fps=10) as writer:
+        for i in range(4):
+            writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    return tmp_path
+
+
+def test_run_image(exported_s, inputs, capsys):
+    out = inputs / "restored.png"
+    assert cli.main(["run", str(exported_s.artifact), str(inputs / "single.png"), "-o", str(out)]) == 0
+    assert read_image(out).shape == (40, 50, 3)
+    assert "restored 1 frame(s) with onnxruntime (fp32" in capsys.readouterr().out
+
+
+def test_run_folder_skips_the_corrupt_file(random_checkpoint, inputs, capsys):
+    out = inputs / "restored"
+    code = cli.main(["run", str(random_checkpoint), str(inputs / "frames"), "-o", str(out), "--batch", "2"])
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    assert read_image(out / "b.png").dtype == np.uint16
+    assert "corrupt.png" in capsys.readouterr().err
+
+
+def test_run_video(exported_s, inputs):
+    out = inputs / "restored.avi"
+    assert cli.main(["run", str(exported_s.artifact), str(inputs / "clip.avi"), "-o", str(out), "--batch", "3"]) == 0
+    with VideoReader(out) as reader:
+        frames = list(reader)
+    assert len(frames) == 4 and frames[0].shape == (48, 64, 3)
+
+
+def test_nothing_is_overwritten(exported_s, inputs, capsys):
+    target = inputs / "single_out.png"
+    target.write_bytes(b"keep me")
+    args = ["run", str(exported_s.artifact), str(inputs / "single.png"), "-o", str(target)]
+    assert cli.main(args) == 1
+    assert target.read_bytes() == b"keep me"
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert cli.main([*args, "--overwrite"]) == 0
+    assert read_image(target).shape == (40, 50, 3)
+
+
+@pytest.mark.parametrize(
+    ("source", "output", "message"),
+    [
+        ("missing.png", "x.png", "found nothing at"),
+        ("single.png", "x.mp4", "expected an image output path"),
+        ("clip.avi", "x.png", "expected a video output path"),
+    ],
+)
+def test_bad_paths(exported_s, inputs, capsys, source, output, message):
+    args = ["run", str(exported_s.artifact), str(inputs / source), "-o", str(inputs / output)]
+    assert cli.main(args) == 1
+    assert message in capsys.readouterr().err

@@ -1,0 +1,52 @@
+import pytest
+
+from edgeir import EdgeIRError
+from edgeir.shapes import InputShapes, parse_hw
+
+
+def test_default_dynamic_range_per_task():
+    shapes = InputShapes.dynamic(None, "motion-deblur")
+    assert (shapes.min, shapes.opt, shapes.max, shapes.static) == ((256, 256), (736, 1280), (1088, 1920), False)
+    assert InputShapes.dynamic(None, "derain").min == (128, 128)
+
+
+def test_range_forms():
+    three = InputShapes.dynamic("256x256:512x512:1024x1024", "dehaze")
+    assert (three.min, three.opt, three.max) == ((256, 256), (512, 512), (1024, 1024))
+    two = InputShapes.dynamic("256x256:1088x1920", "dehaze")
+    assert (two.opt, two.max) == ((1088, 1920), (1088, 1920))
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("256x256:250x250:1024x1024", "multiples of 32"),
+        ("224x224:1024x1024", "at least 256"),
+        ("512x512:256x256:1024x1024", "MIN <= OPT <= MAX"),
+        ("256:512", "expected a size like 256x256"),
+        ("256x256:512x512:768x768:1024x1024", "MIN:MAX"),
+    ],
+)
+def test_bad_ranges(spec, message):
+    with pytest.raises(EdgeIRError, match=message):
+        InputShapes.dynamic(spec, "motion-deblur")
+
+
+def test_static_and_checks():
+    shapes = InputShapes.fixed((256, 384), "motion-deblur", batch=2)
+    shapes.check(2, 256, 384)
+    with pytest.raises(EdgeIRError, match="static 2x3x256x384"):
+        shapes.check(1, 256, 384)
+    dynamic = InputShapes.dynamic("256x256:512x512", "motion-deblur")
+    dynamic.check(3, 256, 512)
+    with pytest.raises(EdgeIRError, match="from 256x256 to 512x512"):
+        dynamic.check(1, 544, 256)
+
+
+def test_round_trip():
+    shapes = InputShapes.dynamic("256x256:512x768:1024x1024", "desnow", batch=4)
+    assert InputShapes.from_dict(shapes.to_dict()) == shapes
+
+
+def test_parse_hw():
+    assert parse_hw(" 720x1280 ") == (720, 1280)
