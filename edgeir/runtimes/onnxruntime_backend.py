@@ -42,17 +42,20 @@ class OnnxRuntime(Runtime):
         if manifest is None:
             manifest = Manifest.from_metadata(self.session.get_modelmeta().custom_metadata_map)
         self.input_name = self.session.get_inputs()[0].name
+        providers_used = self.session.get_providers()
         task = manifest.task if manifest else "motion-deblur"
         notes = [] if manifest else [
             "no edgeir manifest or metadata: assuming the motion-deblur size rule"
         ]
+        if manifest and manifest.precision == "fp16" and providers_used[0] == "CPUExecutionProvider":
+            notes.append("ONNX Runtime's CPU kernels compute most FP16 ops in FP32 after casting")
         self.info = RuntimeInfo(
             backend="onnxruntime",
             precision=manifest.precision if manifest else "fp32",
-            device=self.session.get_providers()[0],
+            device=providers_used[0],
             dilations=TASKS[task].dilations,
             shapes=manifest.input_shapes if manifest else None,
-            providers=self.session.get_providers(),
+            providers=providers_used,
             manifest=manifest,
             notes=notes,
         )
