@@ -22,18 +22,12 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+from _common import activate_dynamic_branches, cpu_name
 
 from edgeir.export import export
 from edgeir.models import create_model, legal_size
 from edgeir.runtimes.frames import from_chw, pad_to, to_chw
 from edgeir.shapes import parse_hw
-
-
-def _cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def _session(path: Path) -> ort.InferenceSession:
@@ -77,14 +71,9 @@ def main() -> None:
     sizes = [parse_hw(s) for s in args.sizes.split(",")]
     runs = [int(r) for r in args.runs.split(",")]
 
-    torch.manual_seed(0)
-    model = create_model(args.variant)
-    with torch.no_grad():  # non-zero dynamic branches, as in a trained model
-        for name, param in model.named_parameters():
-            if name.endswith(("lamb_l", "lamb_h", "gamma", "inside_all")):
-                param.uniform_(-0.5, 0.5)
+    model = activate_dynamic_branches(create_model(args.variant))
 
-    print(f"CPU: {_cpu_name()}; onnxruntime {ort.__version__}, torch {torch.__version__}, "
+    print(f"CPU: {cpu_name()}; onnxruntime {ort.__version__}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -10,25 +10,15 @@ difference between the two outputs. Sizes are padded to the legal size first.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 import torch
 
+from _common import activate_dynamic_branches, cpu_name
+
 from edgeir.cli import parse_size
 from edgeir.models import create_model, exportable, legal_size
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _timed(fn, x) -> float:
@@ -45,17 +35,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    torch.manual_seed(0)
-    model = create_model(args.variant, args.task)
-    # Non-zero dynamic branches so both paths do their real work.
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith(("lamb_l", "lamb_h", "gamma", "inside_all")):
-                param.uniform_(-0.5, 0.5)
+    model = activate_dynamic_branches(create_model(args.variant, args.task))
     rewrite = exportable(model)
     faithful = lambda x: model(x)[2]  # noqa: E731
 
-    print(f"CPU: {_cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(f"CPU: {cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     print(f"ConvIR-{args.variant.upper()} ({args.task}), batch 1, median of {args.runs} interleaved runs\n")
     print("| size | faithful m(x)[2] ms | exportable(m)(x) ms | speed-up | max abs diff |")
     print("|---|---|---|---|---|")
