@@ -45,13 +45,51 @@ def _swap_rb(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
+def _exif_orientation(path: Path) -> int:
+    """EXIF orientation tag (1 = upright). Read with Pillow when present, because OpenCV
+    applies it only when it may also drop alpha and 16-bit depth."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return 1
+    try:
+        with Image.open(path) as image:
+            return int(image.getexif().get(0x0112, 1))
+    except Exception:  # not an image Pillow reads: OpenCV decides below
+        return 1
+
+
+def _apply_orientation(frame: np.ndarray, orientation: int) -> np.ndarray:
+    """The EXIF transforms (PIL's ``exif_transpose``) on an H x W [x C] array."""
+    if orientation == 2:
+        frame = frame[:, ::-1]
+    elif orientation == 3:
+        frame = frame[::-1, ::-1]
+    elif orientation == 4:
+        frame = frame[::-1]
+    elif orientation == 5:
+        frame = frame.swapaxes(0, 1)
+    elif orientation == 6:
+        frame = np.rot90(frame, k=-1)
+    elif orientation == 7:
+        frame = frame[::-1, ::-1].swapaxes(0, 1)
+    elif orientation == 8:
+        frame = np.rot90(frame, k=1)
+    return np.ascontiguousarray(frame)
+
+
 def read_image(path: str | Path) -> np.ndarray:
-    """H x W (gray), H x W x 3 (RGB) or H x W x 4 (RGBA), uint8 or uint16."""
+    """H x W (gray), H x W x 3 (RGB) or H x W x 4 (RGBA), uint8 or uint16, upright
+    (EXIF orientation applied)."""
     path = Path(path)
     frame = cv2().imread(str(path), cv2().IMREAD_UNCHANGED)
     if frame is None:
         raise EdgeIRError(f"expected a readable image, could not read {path}")
-    return _swap_rb(frame)
+    if frame.dtype not in (np.uint8, np.uint16):
+        raise EdgeIRError(f"expected an 8- or 16-bit image, found {frame.dtype} in {path}")
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[:, :, 0]
+    return _apply_orientation(_swap_rb(frame), _exif_orientation(path))
 
 
 def write_image(path: str | Path, frame: np.ndarray) -> None:

@@ -69,3 +69,19 @@ def test_unreadable_video(tmp_path):
     bad.write_bytes(b"no video here")
     with pytest.raises(EdgeIRError, match="could not open"):
         VideoReader(bad)
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_exif_orientation_is_applied(tmp_path, orientation):
+    from PIL import Image
+
+    upright = np.zeros((40, 60, 3), np.uint8)
+    upright[:10, :20] = 255  # a white block top-left marks the orientation
+    stored = {3: np.rot90(upright, 2), 6: np.rot90(upright, 1), 8: np.rot90(upright, -1)}[orientation]
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(np.ascontiguousarray(stored)).save(path, exif=exif, quality=100)
+    back = read_image(path)
+    assert back.shape == upright.shape
+    assert back[:10, :20].mean() > 200 and back[-10:, -20:].mean() < 50

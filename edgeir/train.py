@@ -1,0 +1,213 @@
+"""Fine-tuning ConvIR with upstream's recipe, small enough to run on a CPU.
+
+Objective as in c-yn/ConvIR: L1 on the three output scales against bilinearly
+downscaled targets, plus 0.1 x L1 of their FFTs (real and imaginary parts); Adam,
+gradient norm clipped at 0.001, linear warm-up then cosine decay to 1e-6. Random crops
+and flips, a fixed seed, validation PSNR on held-out frames, resumable, saved in
+upstream's ``{'model': state_dict}`` layout (plus the resume state beside it in the same
+file, which upstream tools ignore).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from edgeir.data.synthetic import Pair
+from edgeir.errors import EdgeIRError
+from edgeir.fileio import atomic_path
+from edgeir.models import ConvIR, create_model, load_checkpoint, min_side_for_task
+
+log = logging.getLogger("edgeir")
+
+
+@dataclass
+class TrainConfig:
+    variant: str = "s"
+    task: str = "motion-deblur"
+    data: str = "synthetic"
+    steps: int = 1000
+    crop: int = 256
+    batch: int = 2
+    lr: float = 1e-4
+    warmup: int = 50
+    min_lr: float = 1e-6
+    clip_grad: float = 0.001
+    seed: int = 0
+    val_every: int = 100
+    val_frames: int = 8
+    save_every: int = 50
+    bf16: bool = False
+    init: str | None = None
+
+    def check(self) -> None:
+        smallest = min_side_for_task(self.task)
+        if self.crop < smallest or self.crop % 32:
+            raise EdgeIRError(
+                f"expected --crop a multiple of 32 and at least {smallest} (smaller inputs are "
+                f"illegal for ConvIR), found {self.crop}"
+            )
+        if self.batch < 2:
+            raise EdgeIRError(
+                f"expected --batch of at least 2 (the BatchNorm on globally pooled features "
+                f"needs two images in training mode), found {self.batch}"
+            )
+        if self.steps < 1 or self.lr <= 0:
+            raise EdgeIRError(f"expected positive --steps and --lr, found {self.steps} and {self.lr}")
+
+
+def upstream_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    """L1 on 1/4, 1/2 and full scale + 0.1 x L1 of the FFTs (upstream ``train.py``)."""
+    targets = [
+        F.interpolate(target, scale_factor=0.25, mode="bilinear"),
+        F.interpolate(target, scale_factor=0.5, mode="bilinear"),
+        target,
+    ]
+    content = sum(F.l1_loss(o, t) for o, t in zip(outputs, targets))
+    spectral = 0.0
+    for o, t in zip(outputs, targets):
+        fo, ft = torch.fft.fft2(o.float()), torch.fft.fft2(t)
+        spectral = spectral + F.l1_loss(torch.stack((fo.real, fo.imag), -1), torch.stack((ft.real, ft.imag), -1))
+    return content + 0.1 * spectral
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _to_tensor(images: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def sample_batch(pairs: Sequence[Pair], step: int, config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch ``step``: seeded random pairs, crops and flips (the same crop and flip for
+    the blurred frame and its target)."""
+    rng = np.random.default_rng([config.seed, step])
+    blurred, sharp = [], []
+    for _ in range(config.batch):
+        blur, target = pairs[int(rng.integers(len(pairs)))]
+        h, w = blur.shape[:2]
+        if h < config.crop or w < config.crop:
+            raise EdgeIRError(f"expected training frames of at least {config.crop}x{config.crop}, found {w}x{h}")
+        y, x = int(rng.integers(0, h - config.crop + 1)), int(rng.integers(0, w - config.crop + 1))
+        window = (slice(y, y + config.crop), slice(x, x + config.crop))
+        blur, target = blur[window], target[window]
+        if rng.random() < 0.5:
+            blur, target = blur[:, ::-1], target[:, ::-1]
+        if rng.random() < 0.5:
+            blur, target = blur[::-1], target[::-1]
+        blurred.append(np.ascontiguousarray(blur))
+        sharp.append(np.ascontiguousarray(target))
+    return _to_tensor(blurred), _to_tensor(sharp)
+
+
+def center_crops(pairs: Sequence[Pair], crop: int, count: int) -> list[Pair]:
+    """The first ``count`` pairs, centre-cropped to ``crop`` (validation frames)."""
+    frames = []
+    for index in range(min(count, len(pairs))):
+        blur, sharp = pairs[index]
+        h, w = blur.shape[:2]
+        if h < crop or w < crop:
+            raise EdgeIRError(f"expected validation frames of at least {crop}x{crop}, found {w}x{h}")
+        y, x = (h - crop) // 2, (w - crop) // 2
+        frames.append((blur[y : y + crop, x : x + crop], sharp[y : y + crop, x : x + crop]))
+    return frames
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR on [0, 1] after clamping and 8-bit rounding, as upstream evaluation does."""
+    a = torch.round(a.clamp(0, 1) * 255) / 255
+    mse = torch.mean((a - b) ** 2).item()
+    return 100.0 if mse == 0 else 10 * math.log10(1.0 / mse)
+
+
+@torch.no_grad()
+def validate(model: ConvIR, frames: Sequence[Pair]) -> tuple[float, float]:
+    """Mean PSNR of the restored and of the blurred frames against the sharp ones."""
+    was_training = model.training
+    model.eval()
+    restored, blurred = [], []
+    for blur, sharp in frames:
+        x, y = _to_tensor([blur]), _to_tensor([sharp])
+        restored.append(psnr(model(x)[2], y))
+        blurred.append(psnr(x, y))
+    model.train(was_training)
+    return float(np.mean(restored)), float(np.mean(blurred))
+
+
+def save(path: Path, model: ConvIR, optimizer: torch.optim.Optimizer, step: int, config: TrainConfig,
+         history: list[dict[str, Any]]) -> None:
+    with atomic_path(path) as temp:
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                    "config": asdict(config), "history": history}, temp)
+
+
+def train(
+    config: TrainConfig, pairs: Sequence[Pair], val_frames: Sequence[Pair], out: Path,
+    resume: bool = False, progress: bool = True,
+) -> dict[str, Any]:
+    """Train to ``config.steps`` steps, saving to ``out`` every ``save_every`` steps."""
+    config.check()
+    torch.manual_seed(config.seed)
+    state: dict[str, Any] | None = None
+    if resume:
+        if not out.is_file():
+            raise EdgeIRError(f"expected a checkpoint to resume at {out}, found nothing")
+        state = torch.load(out, map_location="cpu", weights_only=True)
+        if "step" not in state or "optimizer" not in state:
+            raise EdgeIRError(f"expected a resumable edgeir training checkpoint at {out}, found weights only")
+        model = load_checkpoint(out, variant=config.variant, task=config.task)
+    elif config.init:
+        model = load_checkpoint(config.init, variant=config.variant, task=config.task)
+    else:
+        model = create_model(config.variant, config.task)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
+    step = 0
+    history: list[dict[str, Any]] = []
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+        history = list(state.get("history", []))
+        log.info("resuming %s at step %d of %d", out, step, config.steps)
+    from edgeir.progress import progress_bar
+
+    bar = progress_bar("steps")
+    bar.disable = not progress
+    started = time.perf_counter()
+    with bar:
+        task = bar.add_task("training", total=config.steps, completed=step)
+        while step < config.steps:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, config)
+            blurred, sharp = sample_batch(pairs, step, config)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+                outputs = model(blurred)
+            loss = upstream_loss([o.float() for o in outputs], sharp)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
+            optimizer.step()
+            step += 1
+            record: dict[str, Any] = {"step": step, "loss": round(loss.item(), 5)}
+            if step % config.val_every == 0 or step == config.steps:
+                record["val_psnr"], record["val_psnr_input"] = validate(model, val_frames)
+            history.append(record)
+            bar.update(task, advance=1, description=f"training loss {record['loss']:.4f}"
+                       + (f" val {record['val_psnr']:.2f} dB" if "val_psnr" in record else ""))
+            if step % config.save_every == 0 or step == config.steps:
+                save(out, model, optimizer, step, config, history)
+    return {"steps": step, "seconds": round(time.perf_counter() - started, 1), "history": history[-1:],
+            "checkpoint": str(out)}

@@ -1,0 +1,78 @@
+import pytest
+import torch
+
+from edgeir import EdgeIRError, cli, create_model, load_checkpoint
+from edgeir.data.synthetic import SyntheticBlur
+from edgeir.train import TrainConfig, center_crops, sample_batch, train, upstream_loss
+
+pytest.importorskip("albumentations", reason="the data extra is not installed")
+
+
+def _config(**overrides):
+    base = dict(steps=1, warmup=1, lr=3e-5, val_every=1, val_frames=1, save_every=1)
+    return TrainConfig(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def data():
+    pairs = SyntheticBlur("train", (256, 256), length=4)
+    held_out = center_crops(SyntheticBlur("eval", (256, 256), length=1), 256, 1)
+    return pairs, held_out
+
+
+def _loss(model, batch):
+    blurred, sharp = batch
+    model.train()
+    with torch.no_grad():
+        return upstream_loss(model(blurred), sharp).item()
+
+
+def test_one_step_changes_weights_and_lowers_loss(tmp_path, data):
+    pairs, held_out = data
+    config = _config()
+    out = tmp_path / "run.pkl"
+    train(config, pairs, held_out, out, progress=False)
+    torch.manual_seed(config.seed)
+    before = create_model("s")  # the same seeded initialisation train() started from
+    after = load_checkpoint(out)
+    batch = sample_batch(pairs, 0, config)
+    changed = [k for k, v in after.state_dict().items() if not torch.equal(v, before.state_dict()[k])]
+    assert len(changed) > 100
+    assert _loss(after, batch) < _loss(before, batch)
+
+
+def test_checkpoint_layout_and_resume(tmp_path, data):
+    pairs, held_out = data
+    out = tmp_path / "run.pkl"
+    train(_config(), pairs, held_out, out, progress=False)
+    state = torch.load(out, weights_only=True)
+    assert {"model", "optimizer", "step", "config", "history"} <= set(state)
+    assert state["step"] == 1 and isinstance(state["model"], dict)
+    assert load_checkpoint(out).variant.name == "s"
+    result = train(_config(steps=2), pairs, held_out, out, resume=True, progress=False)
+    state = torch.load(out, weights_only=True)
+    assert result["steps"] == 2 and state["step"] == 2 and len(state["history"]) == 2
+    assert "val_psnr" in state["history"][-1]
+
+
+def test_resume_needs_a_training_checkpoint(tmp_path, data, random_checkpoint):
+    pairs, held_out = data
+    with pytest.raises(EdgeIRError, match="found nothing"):
+        train(_config(), pairs, held_out, tmp_path / "none.pkl", resume=True, progress=False)
+    with pytest.raises(EdgeIRError, match="found weights only"):
+        train(_config(), pairs, held_out, random_checkpoint, resume=True, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--batch", "1"], "at least 2"),
+        (["--crop", "224"], "at least 256"),
+        (["--crop", "300"], "multiple of 32"),
+        (["--task", "derain", "--data", "synthetic"], "deblurring task"),
+    ],
+)
+def test_cli_refuses_bad_settings(tmp_path, capsys, args, message):
+    assert cli.main(["train", "--out", str(tmp_path / "x.pkl"), *args]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.pkl").exists()
