@@ -204,6 +204,8 @@ def train(
             record: dict[str, Any] = {"step": step, "loss": round(loss.item(), 5)}
             if step % config.val_every == 0 or step == config.steps:
                 record["val_psnr"], record["val_psnr_input"] = validate(model, val_frames)
+                log.info("step %d: loss %.4f, validation PSNR %.2f dB (blurred input %.2f dB)",
+                         step, record["loss"], record["val_psnr"], record["val_psnr_input"])
             history.append(record)
             bar.update(task, advance=1, description=f"training loss {record['loss']:.4f}"
                        + (f" val {record['val_psnr']:.2f} dB" if "val_psnr" in record else ""))
