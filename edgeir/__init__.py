@@ -17,7 +17,6 @@ _LAZY = {
     "create_model": "edgeir.models",
     "load_checkpoint": "edgeir.models",
     "Restorer": "edgeir.runtimes.restorer",
-    "export": "edgeir.export",
 }
 
 __all__ = ["EdgeIRError", "__version__", *_LAZY]
