@@ -14,7 +14,6 @@ import statistics
 import time
 
 import torch
-
 from _common import activate_dynamic_branches, cpu_name
 
 from edgeir.cli import parse_size

@@ -56,7 +56,7 @@ def test_user_error_is_one_line_without_traceback(monkeypatch, capsys):
     def fails(args):
         raise EdgeIRError("expected X, found Y")
 
-    monkeypatch.setattr(cli, "_cmd_info", fails)
+    monkeypatch.setattr(cli.info, "run", fails)
     assert cli.main(["info"]) == 1
     err = capsys.readouterr().err
     assert err == "edgeir: error: expected X, found Y\n"

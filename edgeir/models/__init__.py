@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve lazily below
     from edgeir.models.api import create_model, load_checkpoint
     from edgeir.models.convir import ConvIR
     from edgeir.models.registry import (

@@ -1,0 +1,5 @@
+import sys
+
+from edgeir.cli import main
+
+sys.exit(main())
