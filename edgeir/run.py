@@ -64,12 +64,11 @@ def restore_files(
         task = bar.add_task("restoring", total=len(pairs))
         for src, out in pairs:
             try:
-                frame = read_image(src)
-            except EdgeIRError as exc:
+                write_image(out, restorer.restore(read_image(src)))
+            except EdgeIRError as exc:  # unreadable, or a frame this model cannot take
                 report.failed.append((src, str(exc)))
                 bar.console.print(f"[yellow]skipped[/] {src}: {exc}")
             else:
-                write_image(out, restorer.restore(frame))
                 report.written.append(out)
                 report.frames += 1
             bar.advance(task)

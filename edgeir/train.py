@@ -63,6 +63,20 @@ class TrainConfig:
             )
         if self.steps < 1 or self.lr <= 0:
             raise EdgeIRError(f"expected positive --steps and --lr, found {self.steps} and {self.lr}")
+        for name in ("val_every", "save_every", "val_frames", "warmup"):
+            if getattr(self, name) < 1:
+                flag = "--" + name.replace("_", "-")
+                raise EdgeIRError(f"expected {flag} of at least 1, found {getattr(self, name)}")
+
+    def differences(self, stored: dict[str, Any]) -> list[str]:
+        """Settings that differ from a run being resumed; only the step count and how often
+        to validate and save may change."""
+        mutable = {"steps", "val_every", "val_frames", "save_every", "init"}
+        return [
+            f"--{k.replace('_', '-')} {stored[k]} (given {v})"
+            for k, v in asdict(self).items()
+            if k not in mutable and k in stored and stored[k] != v
+        ]
 
 
 def upstream_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
@@ -163,15 +177,28 @@ def train(
     torch.manual_seed(config.seed)
     state: dict[str, Any] | None = None
     if resume:
+        if config.init:
+            raise EdgeIRError("expected either --resume or --init, found both")
         if not out.is_file():
             raise EdgeIRError(f"expected a checkpoint to resume at {out}, found nothing")
+        model = load_checkpoint(out, variant=config.variant, task=config.task)  # checks the file
         state = torch.load(out, map_location="cpu", weights_only=True)
         if "step" not in state or "optimizer" not in state:
             raise EdgeIRError(f"expected a resumable edgeir training checkpoint at {out}, found weights only")
-        model = load_checkpoint(out, variant=config.variant, task=config.task)
-    elif config.init:
+        changed = config.differences(state.get("config", {}))
+        if changed:
+            raise EdgeIRError(
+                f"expected the settings of the run being resumed, found changes: stored "
+                f"{'; '.join(changed)}"
+            )
+    elif out.exists():
+        raise EdgeIRError(
+            f"expected a new --out path, found an existing {out}: pass --resume to continue it, "
+            "or choose another path"
+        )
+    if state is None and config.init:
         model = load_checkpoint(config.init, variant=config.variant, task=config.task)
-    else:
+    elif state is None:
         model = create_model(config.variant, config.task)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)

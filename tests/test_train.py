@@ -76,3 +76,17 @@ def test_cli_refuses_bad_settings(tmp_path, capsys, args, message):
     assert cli.main(["train", "--out", str(tmp_path / "x.pkl"), *args]) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x.pkl").exists()
+
+
+def test_existing_output_and_changed_resume_settings_are_refused(tmp_path, data):
+    pairs, held_out = data
+    out = tmp_path / "run.pkl"
+    train(_config(), pairs, held_out, out, progress=False)
+    with pytest.raises(EdgeIRError, match="pass --resume"):
+        train(_config(), pairs, held_out, out, progress=False)
+    with pytest.raises(EdgeIRError, match="--lr 3e-05 \\(given 0.001\\)"):
+        train(_config(steps=2, lr=1e-3), pairs, held_out, out, resume=True, progress=False)
+    with pytest.raises(EdgeIRError, match="either --resume or --init"):
+        train(_config(steps=2, init=str(out)), pairs, held_out, out, resume=True, progress=False)
+    with pytest.raises(EdgeIRError, match="--val-every of at least 1"):
+        train(_config(val_every=0), pairs, held_out, tmp_path / "new.pkl", progress=False)

@@ -45,7 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--tile", type=int, default=None,
                      help="restore frames larger than TILE in overlapping TILExTILE tiles")
     parser.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (default: 32)")
-    parser.add_argument("--batch", type=int, default=1, help="frames or tiles per inference (default: 1)")
+    parser.add_argument("--batch", type=int, default=1, help="video frames or tiles per inference; images of a folder run one at a time (default: 1)")
     parser.add_argument("--bgr", action="store_true",
                      help="the network was trained on BGR frames (e.g. loaded with OpenCV)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: best available)")

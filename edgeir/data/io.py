@@ -92,8 +92,15 @@ def read_image(path: str | Path) -> np.ndarray:
     return _apply_orientation(_swap_rb(frame), _exif_orientation(path))
 
 
+SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
+
+
 def write_image(path: str | Path, frame: np.ndarray) -> None:
+    """Write atomically; 16-bit frames keep their depth in PNG and TIFF and are rounded
+    to 8 bits for formats that only hold 8 (JPEG, WebP, BMP)."""
     path = Path(path)
+    if frame.dtype == np.uint16 and path.suffix.lower() not in SIXTEEN_BIT_SUFFIXES:
+        frame = np.rint(frame / 257.0).astype(np.uint8)
     with atomic_path(path) as temp:
         if not cv2().imwrite(str(temp), _swap_rb(frame)):
             raise EdgeIRError(f"expected to write an image to {path}, OpenCV refused {path.suffix}")

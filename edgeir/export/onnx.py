@@ -31,6 +31,10 @@ DEFAULT_OPSET = 17
 OPSETS = range(14, 21)
 OUTPUT_NAME = OUTPUT_NAMES[-1]
 
+FP32_MAX_ABS = 1e-3
+FP16_MIN_PSNR = 40.0
+"""Parity an export must reach to be written (measured: 1e-7 and 76 dB for S)."""
+
 FP16_KEEP_OPS = ("InstanceNormalization", "ReduceMean", "GlobalAveragePool")
 """Kept in FP32 in ``onnx-fp16``: normalisation statistics and means lose precision in
 FP16 (sums over whole feature maps)."""
@@ -46,8 +50,6 @@ def trace(module: torch.nn.Module, shapes: InputShapes, opset: int) -> Any:
     import onnx
     import onnxslim
 
-    if opset not in OPSETS:
-        raise EdgeIRError(f"expected --opset between {OPSETS[0]} and {OPSETS[-1]}, found {opset}")
     batch = shapes.max_batch if shapes.static else 1
     example = torch.rand(batch, 3, *(shapes.opt if shapes.static else shapes.min))
     axes = None if shapes.static else {0: "batch", 2: "height", 3: "width"}
@@ -123,11 +125,30 @@ def run_onnx(model: Any, x: np.ndarray) -> np.ndarray:
     return session.run(None, {INPUT_NAME: x})[0]
 
 
+def check_parity(parity: dict[str, Any], details: dict[str, Any], precision: str) -> None:
+    """Refuse to write an artifact that does not compute what PyTorch computes."""
+    if precision == "fp32" and not parity["max_abs"] <= FP32_MAX_ABS:
+        raise EdgeIRError(
+            f"parity check failed: expected the ONNX output within {FP32_MAX_ABS} of PyTorch, "
+            f"found max abs error {parity['max_abs']:.3g}; nothing was written"
+        )
+    if precision == "fp16":
+        psnr = details["psnr_vs_fp32_graph_db"]
+        if psnr is not None and not psnr >= FP16_MIN_PSNR:
+            raise EdgeIRError(
+                f"parity check failed: expected the FP16 graph within {FP16_MIN_PSNR} dB PSNR of "
+                f"the FP32 graph, found {psnr} dB; nothing was written"
+            )
+
+
 def export_onnx(request: ExportRequest) -> ExportResult:
     import onnx
 
     target, shapes = request.target, request.shapes
-    opset = request.options.get("opset") or DEFAULT_OPSET
+    opset = request.options.get("opset")
+    opset = DEFAULT_OPSET if opset is None else opset
+    if opset not in OPSETS:
+        raise EdgeIRError(f"expected --opset between {OPSETS[0]} and {OPSETS[-1]}, found {opset}")
     model = create_model(request.variant, request.task, weights=request.weights)
     rewrite = exportable(model)
     graph = trace(rewrite, shapes, opset)
@@ -153,6 +174,7 @@ def export_onnx(request: ExportRequest) -> ExportResult:
         "runtime": "onnxruntime CPUExecutionProvider",
         **compare(reference, output),
     }
+    check_parity(parity, details, target.precision)
 
     manifest = Manifest(
         target=target.name,
@@ -180,11 +202,13 @@ def export_onnx(request: ExportRequest) -> ExportResult:
     output_path = request.output
     with atomic_path(output_path) as temp:
         onnx.save(graph, str(temp))
-    manifest.artifact = {
-        "file": output_path.name,
-        "sha256": sha256_of(output_path),
-        "size_bytes": output_path.stat().st_size,
-    }
-    path = manifest.write(manifest_path(output_path))
+        # The manifest goes first, describing the bytes about to be renamed into place, so
+        # an interruption never leaves an artifact beside a stale manifest.
+        manifest.artifact = {
+            "file": output_path.name,
+            "sha256": sha256_of(temp),
+            "size_bytes": temp.stat().st_size,
+        }
+        path = manifest.write(manifest_path(output_path))
     log.info("wrote %s and %s", output_path, path.name)
     return ExportResult(output_path, path, manifest)

@@ -24,7 +24,7 @@ def _open(runtime: str, path: Path, manifest: Manifest | None, device: str | Non
     if runtime == "onnxruntime":
         from edgeir.runtimes.onnxruntime_backend import OnnxRuntime
 
-        return OnnxRuntime(path, manifest, device)
+        return OnnxRuntime(path, manifest, device, task=kw.get("task"))
     if runtime == "torch":
         from edgeir.runtimes.torch_backend import TorchRuntime
 
@@ -32,11 +32,25 @@ def _open(runtime: str, path: Path, manifest: Manifest | None, device: str | Non
     raise EdgeIRError(f"expected a runtime edgeir knows, found {runtime!r} in the manifest of {path}")
 
 
+def _check_manifest_matches(manifest: Manifest, artifact: Path, sidecar: Path) -> None:
+    """A manifest describes one file; beside another (a re-export that did not finish,
+    a copied file) it would give wrong sizes and precision, so refuse it."""
+    from edgeir.fileio import sha256_of
+
+    expected = manifest.artifact.get("sha256")
+    if expected and sha256_of(artifact) != expected:
+        raise EdgeIRError(
+            f"expected {sidecar.name} to describe {artifact.name}, found a manifest of another file "
+            "(sha256 differs): re-export, or delete the stale manifest"
+        )
+
+
 def load(path_or_model: Any, device: str | None = None, **options: Any) -> Runtime:
     """A ready ``Runtime`` for an artifact path, a checkpoint, or a ConvIR module.
 
-    ``device`` is ``None`` for the best available, or ``"cpu"`` / ``"cuda"``; ``task``
-    may be given for a checkpoint, whose file cannot say it."""
+    ``device`` is ``None`` for the best available, or ``"cpu"`` / ``"cuda[:N]"``; ``task``
+    is needed for a checkpoint, whose file cannot say it, and checked against artifacts
+    that record theirs."""
     if not isinstance(path_or_model, (str, Path)):
         from edgeir.runtimes.torch_backend import TorchRuntime
 
@@ -46,6 +60,8 @@ def load(path_or_model: Any, device: str | None = None, **options: Any) -> Runti
         raise EdgeIRError(f"expected a model file, found nothing at {path}")
     sidecar = manifest_path(path)
     manifest = Manifest.read(sidecar) if sidecar.is_file() else None
+    if manifest is not None:
+        _check_manifest_matches(manifest, path, sidecar)
     runtime = manifest.runtime if manifest else SUFFIX_RUNTIMES.get(path.suffix.lower())
     if runtime is None:
         known = ", ".join(sorted(SUFFIX_RUNTIMES))

@@ -36,6 +36,8 @@ def to_chw(frame: np.ndarray, color: str = "rgb") -> tuple[np.ndarray, FrameForm
         channels = frame.shape[2]
     else:
         raise EdgeIRError(f"expected an H x W, H x W x 3 or H x W x 4 frame, found shape {frame.shape}")
+    if frame.shape[0] < 1 or frame.shape[1] < 1:
+        raise EdgeIRError(f"expected a frame with pixels, found shape {frame.shape}")
     if frame.dtype in SCALES:
         data = frame.astype(np.float32) / SCALES[frame.dtype]
     elif np.issubdtype(frame.dtype, np.floating):

@@ -1,4 +1,4 @@
-"""ONNX Runtime backend: any edgeir ONNX artifact, on the best provider present."""
+"""ONNX Runtime backend: any edgeir ONNX artifact, on CUDA when present, else the CPU."""
 
 from __future__ import annotations
 
@@ -8,32 +8,40 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
-from edgeir.models.registry import TASKS
+from edgeir.models.registry import DEFAULT_TASK, get_task
 from edgeir.runtimes.base import Runtime, RuntimeInfo
 
-PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CoreMLExecutionProvider", "CPUExecutionProvider")
+PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+"""CoreML's provider is left out on purpose: it may compute in FP16 whatever the graph
+says, which would make the reported precision wrong."""
 DEVICE_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
+def _providers(device: str | None, available: list[str]) -> list:
+    if device is None:
+        return [p for p in PREFERRED_PROVIDERS if p in available]
+    kind, _, index = device.partition(":")
+    wanted = DEVICE_PROVIDERS.get(kind)
+    if wanted is None or wanted not in available or (index and not index.isdigit()):
+        raise EdgeIRError(
+            f"expected a device this onnxruntime can use (cpu{', cuda[:N]' if 'CUDAExecutionProvider' in available else ''}), "
+            f"found {device!r}"
+        )
+    return [(wanted, {"device_id": int(index)})] if index else [wanted]
+
+
 class OnnxRuntime(Runtime):
-    def __init__(self, path: str | Path, manifest: Manifest | None, device: str | None = None):
+    def __init__(
+        self, path: str | Path, manifest: Manifest | None, device: str | None = None,
+        task: str | None = None,
+    ) -> None:
         try:
             import onnxruntime as ort
         except ImportError:
             raise EdgeIRError(
                 'running .onnx models needs onnxruntime: pip install "edgeir[onnx]"'
             ) from None
-        available = ort.get_available_providers()
-        if device is None:
-            providers = [p for p in PREFERRED_PROVIDERS if p in available]
-        else:
-            wanted = DEVICE_PROVIDERS.get(device.split(":")[0])
-            if wanted is None or wanted not in available:
-                raise EdgeIRError(
-                    f"expected a device this onnxruntime can use ({', '.join(available)}), "
-                    f"found {device!r}"
-                )
-            providers = [wanted]
+        providers = _providers(device, ort.get_available_providers())
         try:
             self.session = ort.InferenceSession(str(path), providers=providers)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
@@ -41,24 +49,32 @@ class OnnxRuntime(Runtime):
             raise EdgeIRError(f"expected an ONNX model that onnxruntime can load at {path}: {first}") from None
         if manifest is None:
             manifest = Manifest.from_metadata(self.session.get_modelmeta().custom_metadata_map)
+        notes = []
+        if manifest is not None:
+            if task is not None and task != manifest.task:
+                raise EdgeIRError(f"expected task {task} as given, found a {manifest.task} model in {path}")
+            task = manifest.task
+        elif task is None:
+            task = DEFAULT_TASK
+            notes.append(f"no edgeir manifest or metadata: assuming the {task} size rule")
         self.input_name = self.session.get_inputs()[0].name
-        providers_used = self.session.get_providers()
-        task = manifest.task if manifest else "motion-deblur"
-        notes = [] if manifest else [
-            "no edgeir manifest or metadata: assuming the motion-deblur size rule"
-        ]
-        if manifest and manifest.precision == "fp16" and providers_used[0] == "CPUExecutionProvider":
+        used = self.session.get_providers()
+        precision = manifest.precision if manifest else "fp32"
+        if precision == "fp16" and used[0] == "CPUExecutionProvider":
             notes.append("ONNX Runtime's CPU kernels compute most FP16 ops in FP32 after casting")
         self.info = RuntimeInfo(
             backend="onnxruntime",
-            precision=manifest.precision if manifest else "fp32",
-            device=providers_used[0],
-            dilations=TASKS[task].dilations,
+            precision=precision,
+            device=used[0],
+            dilations=get_task(task).dilations,
             shapes=manifest.input_shapes if manifest else None,
-            providers=providers_used,
+            providers=used,
             manifest=manifest,
             notes=notes,
         )
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: x})[0]
+
+    def close(self) -> None:
+        self.session = None

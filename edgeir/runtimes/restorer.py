@@ -150,7 +150,7 @@ class Restorer:
 
     def restore_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Frames of one size, run ``batch`` at a time."""
-        if not frames:
+        if len(frames) == 0:
             return []
         converted = [to_chw(f, self.color) for f in frames]
         shapes = {c[0].shape for c in converted}
@@ -163,6 +163,15 @@ class Restorer:
         else:
             restored = self._restore_whole(images)
         return [from_chw(r, fmt, alpha) for r, (_, fmt, alpha) in zip(restored, converted)]
+
+    def close(self) -> None:
+        self.runtime.close()
+
+    def __enter__(self) -> Restorer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def info(self) -> dict[str, Any]:

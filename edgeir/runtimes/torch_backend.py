@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,18 @@ from edgeir.models.rewrite import ExportableConvIR
 from edgeir.runtimes.base import Runtime, RuntimeInfo
 
 
+def _device(name: str | None) -> torch.device:
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise EdgeIRError(f"expected a torch device such as cpu or cuda:0, found {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise EdgeIRError(f"expected a CUDA GPU for device {name!r}, found none")
+    return device
+
+
 class TorchRuntime(Runtime):
     def __init__(
         self, model: ConvIR | ExportableConvIR | str | Path, device: str | None = None,
@@ -21,17 +34,21 @@ class TorchRuntime(Runtime):
     ) -> None:
         if isinstance(model, (str, Path)):
             model = load_checkpoint(model, task=task or DEFAULT_TASK)
+        elif not isinstance(model, (ConvIR, ExportableConvIR)):
+            raise EdgeIRError(f"expected an edgeir ConvIR model, found {type(model).__name__}")
         elif task is not None and task != model.task.name:
-            raise EdgeIRError(f"expected task {model.task.name} for this model, found {task}")
+            raise EdgeIRError(f"expected task {task} as given, found a {model.task.name} model")
+        self.device = _device(device)
+        if next(model.parameters()).device != self.device:
+            # The rewrite shares the caller's parameters: move a copy, not their model.
+            model = copy.deepcopy(model)
         if isinstance(model, ConvIR):
             model = exportable(model)
-        elif not isinstance(model, ExportableConvIR):
-            raise EdgeIRError(f"expected an edgeir ConvIR model, found {type(model).__name__}")
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device)
+        tf32 = self.device.type == "cuda" and torch.backends.cudnn.allow_tf32
         self.info = RuntimeInfo(
             backend="torch",
-            precision="fp32",
+            precision="tf32" if tf32 else "fp32",
             device=str(self.device),
             dilations=model.dilations,
             notes=[model.label],
@@ -41,3 +58,6 @@ class TorchRuntime(Runtime):
         with torch.inference_mode():
             out = self.model(torch.from_numpy(x).to(self.device))
         return out.float().cpu().numpy()
+
+    def close(self) -> None:
+        self.model = None

@@ -85,3 +85,10 @@ def test_exif_orientation_is_applied(tmp_path, orientation):
     back = read_image(path)
     assert back.shape == upright.shape
     assert back[:10, :20].mean() > 200 and back[-10:, -20:].mean() < 50
+
+
+def test_sixteen_bit_to_jpeg_is_rounded_to_eight(tmp_path):
+    frame = np.full((16, 16, 3), 30000, np.uint16)
+    write_image(tmp_path / "x.jpg", frame)
+    back = read_image(tmp_path / "x.jpg")
+    assert back.dtype == np.uint8 and abs(int(back.mean()) - round(30000 / 257)) <= 2

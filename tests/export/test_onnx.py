@@ -142,3 +142,36 @@ def test_round_trip_b(tmp_path):
             expected = random_model("b")(torch.from_numpy(x))[2].numpy()
         got = _session(result.artifact).run(None, {"input": x})[0]
         assert np.abs(got - expected).max() < TOLERANCE
+
+
+def test_failed_parity_writes_nothing(tmp_path, monkeypatch):
+    from edgeir.export import onnx as onnx_export
+
+    real = onnx_export.run_onnx
+    monkeypatch.setattr(onnx_export, "run_onnx", lambda model, x: real(model, x) + 0.01)
+    with pytest.raises(EdgeIRError, match="parity check failed: expected the ONNX output within 0.001"):
+        export("onnx", output=tmp_path / "model.onnx", shape=(256, 256))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_manifest_leaves_nothing(tmp_path, monkeypatch):
+    def interrupted(self, path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Manifest, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export("onnx", output=tmp_path / "model.onnx", shape=(256, 256))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stale_manifest_is_refused(exported_s, tmp_path):
+    other = tmp_path / "other.onnx"
+    other.write_bytes(exported_s.artifact.read_bytes() + b"\0")
+    manifest_path(other).write_text(exported_s.manifest_path.read_text())
+    with pytest.raises(EdgeIRError, match="sha256 differs"):
+        load(other)
+
+
+def test_task_given_must_match_the_artifact(exported_s):
+    with pytest.raises(EdgeIRError, match="expected task derain as given, found a motion-deblur model"):
+        load(exported_s.artifact, task="derain")

@@ -79,3 +79,20 @@ def test_runtime_modules_do_not_import_export():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_bad_devices(exported_s):
+    with pytest.raises(EdgeIRError, match="torch device"):
+        load(random_model("s"), device="tpu:0")
+    if not torch.cuda.is_available():
+        with pytest.raises(EdgeIRError, match="CUDA GPU"):
+            load(random_model("s"), device="cuda")
+    with pytest.raises(EdgeIRError, match="device this onnxruntime can use"):
+        load(exported_s.artifact, device="npu")
+
+
+def test_torch_backend_leaves_the_callers_model_in_place():
+    model = random_model("s")
+    runtime = load(model, device="cpu")
+    assert runtime.model.Encoder[0].layers[0].main[0].main[0].weight is model.Encoder[0].layers[0].main[0].main[0].weight
+    runtime.close()
