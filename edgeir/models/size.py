@@ -32,7 +32,8 @@ def min_side_for_task(task: str = DEFAULT_TASK) -> int:
     return min_side(get_task(task).dilations)
 
 
-def _legal_size(h: int, w: int, dilations: tuple[int, ...]) -> tuple[int, int]:
+def legal_size_for(h: int, w: int, dilations: tuple[int, ...]) -> tuple[int, int]:
+    """``legal_size`` for a model's dilations (what runtimes know), not a task name."""
     for name, side in (("height", h), ("width", w)):
         if isinstance(side, bool) or not isinstance(side, int) or side < 1:
             raise EdgeIRError(f"expected a positive integer {name}, found {side!r}")
@@ -42,12 +43,12 @@ def _legal_size(h: int, w: int, dilations: tuple[int, ...]) -> tuple[int, int]:
 
 def legal_size(h: int, w: int, task: str = DEFAULT_TASK) -> tuple[int, int]:
     """The smallest legal (H, W) that an h x w frame fits in after padding."""
-    return _legal_size(h, w, get_task(task).dilations)
+    return legal_size_for(h, w, get_task(task).dilations)
 
 
 def check_size(h: int, w: int, dilations: tuple[int, ...], what: str = "ConvIR") -> None:
     """Raise a one-line EdgeIRError naming the legal size when (h, w) is not legal."""
-    legal_h, legal_w = _legal_size(h, w, dilations)
+    legal_h, legal_w = legal_size_for(h, w, dilations)
     if (legal_h, legal_w) != (h, w):
         raise EdgeIRError(
             f"{what} needs input sides that are multiples of {SIZE_MULTIPLE} and at least "

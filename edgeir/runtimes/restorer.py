@@ -16,15 +16,11 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.models.registry import SIZE_MULTIPLE
-from edgeir.models.size import min_side
+from edgeir.models.size import legal_size_for, min_side
 from edgeir.runtimes import Runtime, load
 from edgeir.runtimes.frames import FrameFormat, from_chw, pad_to, to_chw
 
 Size = tuple[int, int]
-
-
-def _round_up(value: int, multiple: int = SIZE_MULTIPLE) -> int:
-    return -(-value // multiple) * multiple
 
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -77,7 +73,7 @@ class Restorer:
         if tile is None:
             return None
         size = (tile, tile) if isinstance(tile, int) else tuple(tile)
-        legal = tuple(max(_round_up(s), self.min_side) for s in size)
+        legal = legal_size_for(size[0], size[1], self.runtime.info.dilations)
         if legal != size:
             raise EdgeIRError(
                 f"expected a legal tile (sides multiples of {SIZE_MULTIPLE}, at least "
@@ -89,7 +85,7 @@ class Restorer:
 
     def _padded_size(self, h: int, w: int) -> Size:
         """The size a whole h x w frame runs at, or raise when it must be tiled."""
-        target = [max(_round_up(h), self.min_side), max(_round_up(w), self.min_side)]
+        target = list(legal_size_for(h, w, self.runtime.info.dilations))
         if self.shapes is not None:
             if self.shapes.static:
                 if h <= self.shapes.opt[0] and w <= self.shapes.opt[1]:
