@@ -61,6 +61,8 @@ class TrainConfig:
                 f"expected --batch of at least 2 (the BatchNorm on globally pooled features "
                 f"needs two images in training mode), found {self.batch}"
             )
+        if self.clip_grad < 0:
+            raise EdgeIRError(f"expected --clip-grad of 0 (off) or more, found {self.clip_grad}")
         if self.steps < 1 or self.lr <= 0:
             raise EdgeIRError(f"expected positive --steps and --lr, found {self.steps} and {self.lr}")
         for name in ("val_every", "save_every", "val_frames", "warmup"):
@@ -223,9 +225,16 @@ def train(
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
                 outputs = model(blurred)
             loss = upstream_loss([o.float() for o in outputs], sharp)
+            if not torch.isfinite(loss):
+                raise EdgeIRError(
+                    f"expected a finite loss, found {loss.item()} at step {step + 1}: training "
+                    f"diverged; the checkpoint at {out} (if any) holds the last good state: lower "
+                    "--lr or clip gradients (--clip-grad)"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
+            if config.clip_grad > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
             optimizer.step()
             step += 1
             record: dict[str, Any] = {"step": step, "loss": round(loss.item(), 5)}

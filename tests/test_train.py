@@ -90,3 +90,15 @@ def test_existing_output_and_changed_resume_settings_are_refused(tmp_path, data)
         train(_config(steps=2, init=str(out)), pairs, held_out, out, resume=True, progress=False)
     with pytest.raises(EdgeIRError, match="--val-every of at least 1"):
         train(_config(val_every=0), pairs, held_out, tmp_path / "new.pkl", progress=False)
+    with pytest.raises(EdgeIRError, match="--clip-grad of 0 \\(off\\) or more"):
+        train(_config(clip_grad=-1.0), pairs, held_out, tmp_path / "new.pkl", progress=False)
+
+
+def test_divergence_stops_with_a_clear_error(tmp_path, data, monkeypatch):
+    import edgeir.train as training
+
+    pairs, held_out = data
+    monkeypatch.setattr(training, "upstream_loss", lambda outputs, target: outputs[2].sum() * float("nan"))
+    with pytest.raises(EdgeIRError, match="expected a finite loss, found nan at step 1: training diverged"):
+        train(_config(), pairs, held_out, tmp_path / "run.pkl", progress=False)
+    assert not (tmp_path / "run.pkl").exists()

@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     setup_logging()
     config = TrainConfig(
         variant=args.variant, task=args.task, data=args.data, steps=args.steps, crop=args.crop,
-        batch=args.batch, lr=args.lr, warmup=args.warmup, seed=args.seed,
+        batch=args.batch, lr=args.lr, warmup=args.warmup, clip_grad=args.clip_grad, seed=args.seed,
         val_every=args.val_every, val_frames=args.val_frames, save_every=args.save_every,
         bf16=args.bf16, init=args.init,
     )
@@ -58,6 +58,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=2, help="crops per step, at least 2 (default: 2)")
     parser.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default: 1e-4)")
     parser.add_argument("--warmup", type=int, default=50, help="linear warm-up steps (default: 50)")
+    parser.add_argument("--clip-grad", type=float, default=0.001, metavar="NORM",
+                       help="clip the gradient norm to NORM, 0 for no clipping (default: 0.001, "
+                       "upstream's value)")
     parser.add_argument("--seed", type=int, default=0, help="seed of data order, crops and flips")
     parser.add_argument("--val-every", type=int, default=100, help="validate every N steps (default: 100)")
     parser.add_argument("--val-frames", type=int, default=8, help="held-out frames to validate on (default: 8)")

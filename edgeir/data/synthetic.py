@@ -74,7 +74,11 @@ BLUR_KINDS = {
     "motion-deblur": {"linear": 0.4, "curved": 0.45, "defocus": 0.15},
     "defocus-deblur": {"linear": 0.1, "curved": 0.1, "defocus": 0.8},
 }
-MAX_KERNEL = 31
+LINEAR_SIZES = (5, 21)
+CURVED_SIZES = (7, 21)
+DEFOCUS_RADII = (1, 5)
+"""Ranges (inclusive) of blur kernel sides and defocus radii, in pixels of the frame."""
+MAX_KERNEL = max(LINEAR_SIZES[1], CURVED_SIZES[1], 2 * DEFOCUS_RADII[1] + 1)
 MARGIN = MAX_KERNEL // 2 + 1
 
 
@@ -162,15 +166,15 @@ def degrade(sharp: np.ndarray, rng: np.random.Generator, task: str) -> np.ndarra
     kind = rng.choice(list(weights), p=list(weights.values()))
     seed = int(rng.integers(0, 2**31))
     if kind == "linear":
-        size = int(rng.choice(np.arange(9, MAX_KERNEL + 1, 2)))
+        size = int(rng.choice(np.arange(LINEAR_SIZES[0], LINEAR_SIZES[1] + 1, 2)))
         blur = A.MotionBlur(blur_limit=(size, size), p=1.0)
         blur.set_random_seed(seed)
         blurred = blur(image=sharp)["image"].astype(np.float32)
     elif kind == "curved":
-        kernel = curved_kernel(rng, int(rng.choice(np.arange(13, MAX_KERNEL + 1, 2))))
+        kernel = curved_kernel(rng, int(rng.choice(np.arange(CURVED_SIZES[0], CURVED_SIZES[1] + 1, 2))))
         blurred = cv2.filter2D(sharp.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT)
     else:
-        radius = int(rng.integers(2, 9))
+        radius = int(rng.integers(DEFOCUS_RADII[0], DEFOCUS_RADII[1] + 1))
         blur = A.Defocus(radius=(radius, radius), alias_blur=(0.1, 0.4), p=1.0)
         blur.set_random_seed(seed)
         blurred = blur(image=sharp)["image"].astype(np.float32)
