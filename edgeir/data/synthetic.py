@@ -167,7 +167,9 @@ def degrade(sharp: np.ndarray, rng: np.random.Generator, task: str) -> np.ndarra
     seed = int(rng.integers(0, 2**31))
     if kind == "linear":
         size = int(rng.choice(np.arange(LINEAR_SIZES[0], LINEAR_SIZES[1] + 1, 2)))
-        blur = A.MotionBlur(blur_limit=(size, size), p=1.0)
+        # Centred, symmetric kernels: the sharp frame is the middle of the exposure (as in
+        # GoPro), so a pair must not differ by a shift the network cannot know.
+        blur = A.MotionBlur(blur_limit=(size, size), allow_shifted=False, direction_range=(0.0, 0.0), p=1.0)
         blur.set_random_seed(seed)
         blurred = blur(image=sharp)["image"].astype(np.float32)
     elif kind == "curved":

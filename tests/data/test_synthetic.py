@@ -50,3 +50,33 @@ def test_only_blur_tasks():
         SyntheticBlur("train", task="derain")
     with pytest.raises(EdgeIRError, match="split among"):
         SyntheticBlur("test")
+
+
+class _NoNoise:
+    """A seeded generator whose image-sized noise is zero, to look at the blur alone."""
+
+    def __init__(self, seed):
+        self._rng = np.random.default_rng(seed)
+
+    def __getattr__(self, name):
+        return getattr(self._rng, name)
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        if size is not None and np.prod(size) > 1000:
+            return np.zeros(size)
+        return self._rng.normal(loc, scale, size)
+
+
+@pytest.mark.parametrize("task", ["motion-deblur", "defocus-deblur"])
+def test_blur_does_not_shift_the_image(task):
+    """The sharp frame is the middle of the exposure: a blurred square keeps its centre
+    (albumentations' MotionBlur shifts kernels by default, up to 6 px here)."""
+    from edgeir.data.synthetic import degrade
+
+    square = np.zeros((121, 121, 3), np.uint8)
+    square[55:66, 55:66] = 255
+    ys, xs = np.mgrid[0:121, 0:121]
+    for seed in range(40):
+        out = degrade(square, _NoNoise(seed), task)[:, :, 0].astype(float)
+        centre = ((ys * out).sum() / out.sum(), (xs * out).sum() / out.sum())
+        assert np.allclose(centre, (60, 60), atol=0.1), (seed, centre)
