@@ -1,6 +1,8 @@
 """Quality of a ConvIR checkpoint on the held-out synthetic evaluation split.
 
-    python benchmarks/demo_weights.py CKPT [--task motion-deblur] [--size 256] [--frames 24]
+    python benchmarks/demo_weights.py [CKPT] [--task motion-deblur] [--size 256] [--frames 24]
+
+Without CKPT it measures the demo weights packaged with edgeir.
 
 Mean PSNR (RGB, after clamping and 8-bit rounding, as upstream evaluates) and SSIM
 (scikit-image, on 8-bit RGB) of the restored frames and of the blurred inputs against
@@ -18,6 +20,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from edgeir.data.synthetic import SyntheticBlur
 from edgeir.models import load_checkpoint
+from edgeir.models.weights import demo_path
 
 
 def _scores(candidate: np.ndarray, sharp: np.ndarray) -> tuple[float, float]:
@@ -29,12 +32,16 @@ def _scores(candidate: np.ndarray, sharp: np.ndarray) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint")
+    parser.add_argument("checkpoint", nargs="?", help="default: the packaged demo weights")
     parser.add_argument("--task", default="motion-deblur")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--frames", type=int, default=24)
     args = parser.parse_args()
 
+    if args.checkpoint is None:
+        args.checkpoint = demo_path("s", args.task)
+        if args.checkpoint is None:
+            parser.error(f"no demo weights for {args.task}: pass a checkpoint")
     model = load_checkpoint(args.checkpoint, task=args.task)
     frames = SyntheticBlur("eval", (args.size, args.size), length=args.frames, task=args.task)
     restored_scores, blurred_scores = [], []

@@ -17,7 +17,7 @@ def test_help_lists_only_commands_that_exist(capsys):
         assert f"    {future} " not in out
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
-    assert set(commands.choices) == {"info", "export", "run", "train"}
+    assert set(commands.choices) == {"info", "export", "calib", "run", "train"}
 
 
 def test_help_does_not_import_torch():

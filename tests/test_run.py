@@ -72,3 +72,16 @@ def test_bad_paths(exported_s, inputs, capsys, source, output, message):
     args = ["run", str(exported_s.artifact), str(inputs / source), "-o", str(inputs / output)]
     assert cli.main(args) == 1
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "weights"),
+    [("convir-s", "demo weights trained on synthetic blur, not GoPro"),
+     ("convir-b", "random initialisation of ConvIR-B")],
+)
+def test_run_by_name_says_which_weights(name, weights, inputs, capsys):
+    out = inputs / "restored.png"
+    assert cli.main(["run", name, str(inputs / "single.png"), "-o", str(out)]) == 0
+    assert read_image(out).shape == (40, 50, 3)
+    printed = capsys.readouterr().out
+    assert "restored 1 frame(s) with torch" in printed and f"weights  {weights}" in printed

@@ -8,7 +8,9 @@ import json
 from edgeir.cli.common import add_model_options, parse_size, setup_logging
 from edgeir.export.targets import TARGETS
 
-TARGET_OPTIONS = ("opset",)
+TARGET_OPTIONS = (
+    "opset", "calib", "calib_frames", "calib_method", "keep_fp32", "int8_scheme", "max_psnr_drop",
+)
 """Target-specific options: passed only when given, so a target that does not take one
 refuses it instead of ignoring it."""
 
@@ -38,6 +40,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"  parity    max abs {parity['max_abs']:.2e}, PSNR {parity['psnr_db']} dB "
           f"vs {parity['reference']}")
     print(f"  weights   {summary['weights']}")
+    details = result.manifest.details
+    if "scheme" in details:
+        print(f"  int8      {details['scheme_summary']}; {details['psnr_vs_fp32_graph_db']} dB vs "
+              f"the FP32 graph on {details['psnr_measured_on']}")
+        print(f"  calib     {details['calibration']['source']} ({details['calibration_method']})")
     return 0
 
 
@@ -51,8 +58,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--target", required=True, choices=list(TARGETS), help="what to produce")
     add_model_options(parser)
-    parser.add_argument("--weights", metavar="PATH", help="checkpoint to export (default: random "
-                        "initialisation, which the output and manifest say)")
+    parser.add_argument("--weights", metavar="PATH|demo|random", help="checkpoint to export; "
+                        "'demo' for the packaged demo weights, 'random' for random initialisation "
+                        "(default: the demo weights for S motion-deblur, random initialisation "
+                        "elsewhere; the output and the manifest say which)")
     shapes = parser.add_mutually_exclusive_group()
     shapes.add_argument("--shape", type=parse_size, metavar="HxW",
                         help="static input size (must be legal: see edgeir info)")
@@ -66,6 +75,24 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "(default: 1)")
     parser.add_argument("--opset", type=int, default=None,
                         help="ONNX opset (onnx targets; default: 17)")
+    int8 = parser.add_argument_group("INT8 targets")
+    int8.add_argument("--calib", metavar="SOURCE",
+                      help="calibration frames: calib.npz (edgeir calib), an image folder, a video, "
+                      "gopro:DIR, or synthetic (the default: the synthetic calib split; your own "
+                      "camera frames fit better). A quarter is held out to measure the INT8 loss")
+    int8.add_argument("--calib-frames", type=int, default=None, metavar="N",
+                      help="frames to take from an image folder, video or synthetic (default: 32)")
+    int8.add_argument("--calib-method", choices=["minmax", "entropy", "percentile"], default=None,
+                      help="how activation ranges are set (default: minmax)")
+    int8.add_argument("--keep-fp32", nargs="+", default=None, metavar="NODE_OR_OP_TYPE",
+                      help="leave these unquantized: node names, scopes such as /Decoder.2, or op "
+                      "types as the runtime names them (ONNX: Conv; OpenVINO: Convolution)")
+    int8.add_argument("--max-psnr-drop", type=float, default=None, metavar="DB",
+                      help="openvino-int8: NNCF accuracy control keeps the PSNR drop against the "
+                      "sharp frames within DB (needs --calib synthetic, gopro:DIR or pairs:...)")
+    int8.add_argument("--int8-scheme", choices=["cpu", "trt"], default=None,
+                      help="onnx-int8: cpu = uint8 activations, fastest on ONNX Runtime (default); "
+                      "trt = symmetric int8 with zero points 0, what TensorRT accepts")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="artifact path (default: convir-VARIANT_TASK_TARGET.SUFFIX here)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -23,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
     info = runtime.info
     print(f"restored {report.frames} frame(s) with {info.backend} ({info.precision}, {info.device})"
           f" into {args.output}")
+    if info.weights:
+        print(f"  weights  {info.weights}")
     if report.failed:
         for path, reason in report.failed:
             print(f"edgeir: skipped {path}: {reason}", file=sys.stderr)
@@ -35,10 +37,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "run",
         help="restore an image, a folder of images or a video with an exported model",
-        description="Restore frames with any model edgeir can load (.onnx, checkpoints). "
+        description="Restore frames with any model edgeir can load (.onnx, checkpoints, or "
+        "convir-s for the demo weights in PyTorch). "
         "Frames of any size are padded to a legal size and cropped back.",
     )
-    parser.add_argument("model", help="model file: .onnx (with its manifest) or a checkpoint")
+    parser.add_argument("model", help="model file: .onnx (with its manifest) or a checkpoint; or "
+                        "convir-s, convir-b, convir-l for PyTorch with the default weights (the "
+                        "demo weights for S motion-deblur, random initialisation elsewhere)")
     parser.add_argument("input", help="an image, a folder of images, or a video file")
     parser.add_argument("-o", "--output", required=True,
                      help="output image, folder or video (matching the input)")

@@ -14,6 +14,7 @@ from edgeir.errors import EdgeIRError
 from edgeir.export.request import ExportRequest, ExportResult
 from edgeir.export.targets import TARGETS, Target, check_available, check_options, get_target
 from edgeir.models.registry import DEFAULT_TASK, DEFAULT_VARIANT, get_task, get_variant
+from edgeir.models.weights import choose_weights
 from edgeir.shapes import InputShapes, Size
 
 __all__ = ["TARGETS", "ExportResult", "Target", "default_output", "export"]
@@ -35,7 +36,9 @@ def export(
     **options: Any,
 ) -> ExportResult:
     """Export and verify; ``shape`` (H, W) gives a static graph, otherwise ``dynamic``
-    (``MIN:OPT:MAX``, default: smallest legal square to 1080p) a dynamic one."""
+    (``MIN:OPT:MAX``, default: smallest legal square to 1080p) a dynamic one. ``weights``
+    is a checkpoint, ``"demo"`` or ``"random"``; None takes the demo weights where they
+    exist (S, motion-deblur) and random initialisation elsewhere."""
     spec = get_target(target)
     get_variant(variant)
     get_task(task)
@@ -46,12 +49,11 @@ def export(
         InputShapes.fixed(shape, task, batch) if shape is not None
         else InputShapes.dynamic(dynamic, task, batch)
     )
-    if weights is not None and not Path(weights).is_file():
-        raise EdgeIRError(f"expected a checkpoint file for --weights, found nothing at {weights}")
+    chosen = choose_weights(variant, task, weights)
     check_available(spec)
     out = Path(output) if output is not None else default_output(spec, variant, task)
     if out.suffix != spec.suffix:
         raise EdgeIRError(f"expected an output path ending in {spec.suffix} for {spec.name}, found {out}")
-    request = ExportRequest(spec, variant, task, Path(weights) if weights else None, out, shapes, options)
+    request = ExportRequest(spec, variant, task, chosen, out, shapes, options)
     module, function = spec.exporter.split(":")
     return getattr(import_module(module), function)(request)

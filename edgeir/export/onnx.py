@@ -1,4 +1,5 @@
-"""ONNX export (``onnx``, ``onnx-fp16``): trace the rewrite, simplify, check, verify.
+"""ONNX export (``onnx``, ``onnx-fp16``, ``onnx-int8``): trace the rewrite, simplify, check,
+convert or quantize, verify.
 
 The TorchScript exporter (``dynamo=False``) is used on purpose: on the rewrite it gives
 a graph with dynamic height/width and no size arithmetic, where the dynamo exporter
@@ -16,13 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from edgeir.calib.sources import CalibrationSet
 from edgeir.errors import EdgeIRError
-from edgeir.export.parity import compare
-from edgeir.export.request import ExportRequest, ExportResult, now, versions, weights_record
+from edgeir.export.parity import compare, parity_input
+from edgeir.export.request import ExportRequest, ExportResult, versions
 from edgeir.fileio import atomic_path, sha256_of
-from edgeir.manifest import Manifest, manifest_path
-from edgeir.models import INPUT_NAME, OUTPUT_NAMES, SIZE_MULTIPLE, create_model, exportable
-from edgeir.models.size import min_side_for_task
+from edgeir.manifest import manifest_path
+from edgeir.models import INPUT_NAME, OUTPUT_NAMES, exportable
 from edgeir.shapes import InputShapes
 
 log = logging.getLogger("edgeir")
@@ -33,7 +34,10 @@ OUTPUT_NAME = OUTPUT_NAMES[-1]
 
 FP32_MAX_ABS = 1e-3
 FP16_MIN_PSNR = 40.0
-"""Parity an export must reach to be written (measured: 1e-7 and 76 dB for S)."""
+INT8_MIN_PSNR = 30.0
+"""Parity an export must reach to be written (measured for S: 1e-7, 76 dB, and for INT8
+on the demo weights see docs/benchmarks.md). The INT8 floor catches a broken
+calibration, not a small loss: the benchmark reports the PSNR drop."""
 
 FP16_KEEP_OPS = ("InstanceNormalization", "ReduceMean", "GlobalAveragePool")
 """Kept in FP32 in ``onnx-fp16``: normalisation statistics and means lose precision in
@@ -118,11 +122,42 @@ def to_fp16(model: Any) -> tuple[Any, dict[str, Any]]:
     return converted, {"fp32_op_types": list(FP16_KEEP_OPS), "fp32_nodes": residual}
 
 
-def run_onnx(model: Any, x: np.ndarray) -> np.ndarray:
+def to_int8(
+    model: Any, request: ExportRequest, size: tuple[int, int], batch: int
+) -> tuple[Any, dict[str, Any], CalibrationSet]:
+    """(Q/DQ INT8 graph calibrated on ``--calib`` frames at the export size, what was done,
+    the held-out frames on which it was measured against the FP32 graph)."""
+    from edgeir.calib.onnx_int8 import check_method, get_scheme, quantize
+    from edgeir.export.calibration import calibration_frames, describe
+
+    options = request.options
+    scheme = get_scheme(options.get("int8_scheme") or "cpu")
+    method = check_method(options.get("calib_method") or "minmax")
+    fit, held_out = calibration_frames(request, size, batch)
+    quantized, details = quantize(model, fit, scheme.name, method, options.get("keep_fp32") or (),
+                                  batch=batch)
+    fp32_session, int8_session = session(model), session(quantized)
+    scores = [compare(fp32_session.run(None, {INPUT_NAME: b})[0],
+                      int8_session.run(None, {INPUT_NAME: b})[0])["psnr_db"]
+              for b in held_out.batches(batch, whole=True)]
+    details.update({
+        "calibration": describe(fit, held_out),
+        "psnr_vs_fp32_graph_db": round(float(np.mean(scores)), 2),
+        "psnr_vs_fp32_graph_min_db": min(scores),
+        "psnr_measured_on": f"{len(held_out)} held-out calibration frames",
+    })
+    log.info("INT8 vs FP32 graph on %d held-out frames: %.2f dB", len(held_out), details["psnr_vs_fp32_graph_db"])
+    return quantized, details, held_out
+
+
+def session(model: Any) -> Any:
     import onnxruntime as ort
 
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, {INPUT_NAME: x})[0]
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def run_onnx(model: Any, x: np.ndarray) -> np.ndarray:
+    return session(model).run(None, {INPUT_NAME: x})[0]
 
 
 def check_parity(parity: dict[str, Any], details: dict[str, Any], precision: str) -> None:
@@ -132,12 +167,15 @@ def check_parity(parity: dict[str, Any], details: dict[str, Any], precision: str
             f"parity check failed: expected the ONNX output within {FP32_MAX_ABS} of PyTorch, "
             f"found max abs error {parity['max_abs']:.3g}; nothing was written"
         )
-    if precision == "fp16":
+    floor = {"fp16": FP16_MIN_PSNR, "int8": INT8_MIN_PSNR}.get(precision)
+    if floor is not None:
         psnr = details["psnr_vs_fp32_graph_db"]
-        if psnr is not None and not psnr >= FP16_MIN_PSNR:
+        if psnr is not None and not psnr >= floor:
             raise EdgeIRError(
-                f"parity check failed: expected the FP16 graph within {FP16_MIN_PSNR} dB PSNR of "
-                f"the FP32 graph, found {psnr} dB; nothing was written"
+                f"parity check failed: expected the {precision.upper()} graph within {floor} dB "
+                f"PSNR of the FP32 graph, found {psnr} dB; nothing was written"
+                + ("; try --calib with your own frames, --calib-method or --keep-fp32"
+                   if precision == "int8" else "")
             )
 
 
@@ -149,52 +187,36 @@ def export_onnx(request: ExportRequest) -> ExportResult:
     opset = DEFAULT_OPSET if opset is None else opset
     if opset not in OPSETS:
         raise EdgeIRError(f"expected --opset between {OPSETS[0]} and {OPSETS[-1]}, found {opset}")
-    model = create_model(request.variant, request.task, weights=request.weights)
+    model = request.weights.build(request.variant, request.task)
     rewrite = exportable(model)
     graph = trace(rewrite, shapes, opset)
 
     batch = shapes.max_batch if shapes.static else 1
     size = shapes.opt if shapes.static else shapes.min
-    x = np.random.default_rng(0).random((batch, 3, *size), dtype=np.float32)
+    details: dict[str, Any] = {}
+    fp32_graph, held_out = graph, None
+    if target.precision == "fp16":
+        graph, details = to_fp16(graph)
+        details["note"] = FP16_NOTE
+    elif target.precision == "int8":
+        graph, details, held_out = to_int8(graph, request, size, batch)
+    x, described = parity_input(batch, size, held_out)
+    log.info("checking parity with PyTorch on %s", described)
     with torch.no_grad():
         reference = rewrite(torch.from_numpy(x)).numpy()
-    log.info("checking parity with PyTorch on a %dx3x%dx%d input", batch, *size)
-    details: dict[str, Any] = {}
+    output = run_onnx(graph, x)
     if target.precision == "fp16":
-        fp32_output = run_onnx(graph, x)
-        graph, details = to_fp16(graph)
-        output = run_onnx(graph, x)
-        details["psnr_vs_fp32_graph_db"] = compare(fp32_output, output)["psnr_db"]
-        details["note"] = FP16_NOTE
-    else:
-        output = run_onnx(graph, x)
+        details["psnr_vs_fp32_graph_db"] = compare(run_onnx(fp32_graph, x), output)["psnr_db"]
     parity = {
         "reference": "PyTorch export rewrite, FP32",
-        "input": f"{batch}x3x{size[0]}x{size[1]} uniform [0,1), seed 0",
+        "input": described,
         "runtime": "onnxruntime CPUExecutionProvider",
         **compare(reference, output),
     }
     check_parity(parity, details, target.precision)
 
-    manifest = Manifest(
-        target=target.name,
-        precision=target.precision,
-        runtime=target.runtime,
-        variant=request.variant,
-        task=request.task,
-        weights=weights_record(request.weights),
-        input={"name": INPUT_NAME, "layout": "NCHW", "dtype": "float32", "range": [0.0, 1.0],
-               "color": "RGB"},
-        output={"name": OUTPUT_NAME, "layout": "NCHW", "dtype": "float32", "range": [0.0, 1.0],
-                "color": "RGB"},
-        size_rule={"multiple": SIZE_MULTIPLE, "minimum": min_side_for_task(request.task)},
-        shapes=shapes.to_dict(),
-        versions=versions("onnx", "onnxruntime", "onnxslim"),
-        parity=parity,
-        opset=opset,
-        details=details,
-        created=now(),
-    )
+    manifest = request.manifest(parity=parity, details=details, opset=opset,
+                                versions=versions("onnx", "onnxruntime", "onnxslim"))
     for key, value in manifest.metadata().items():
         graph.metadata_props.add(key=key, value=value)
     graph.producer_name, graph.doc_string = "edgeir", f"{rewrite.label}, {target.name}"

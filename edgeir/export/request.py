@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 import platform
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -12,12 +11,10 @@ from typing import Any
 
 from edgeir.export.targets import Target
 from edgeir.manifest import Manifest
+from edgeir.models.registry import INPUT_NAME, OUTPUT_NAMES, SIZE_MULTIPLE
+from edgeir.models.size import min_side_for_task
+from edgeir.models.weights import Weights
 from edgeir.shapes import InputShapes
-
-RANDOM_WEIGHTS = (
-    "random initialisation (no --weights given): the graph is real, its outputs are not "
-    "restorations"
-)
 
 
 @dataclass
@@ -25,10 +22,33 @@ class ExportRequest:
     target: Target
     variant: str
     task: str
-    weights: Path | None
+    weights: Weights
     output: Path
     shapes: InputShapes
     options: dict[str, Any] = field(default_factory=dict)
+
+    def manifest(self, parity: dict[str, Any], details: dict[str, Any], versions: dict[str, str],
+                 opset: int | None = None, runtime_options: dict[str, Any] | None = None) -> Manifest:
+        """The facts every target records; the artifact's hash is added when written."""
+        tensor = {"layout": "NCHW", "dtype": "float32", "range": [0.0, 1.0], "color": "RGB"}
+        return Manifest(
+            target=self.target.name,
+            precision=self.target.precision,
+            runtime=self.target.runtime,
+            variant=self.variant,
+            task=self.task,
+            weights=self.weights.record(),
+            input={"name": INPUT_NAME, **tensor},
+            output={"name": OUTPUT_NAMES[-1], **tensor},
+            size_rule={"multiple": SIZE_MULTIPLE, "minimum": min_side_for_task(self.task)},
+            shapes=self.shapes.to_dict(),
+            versions=versions,
+            parity=parity,
+            opset=opset,
+            runtime_options=runtime_options or {},
+            details=details,
+            created=now(),
+        )
 
 
 @dataclass
@@ -50,13 +70,6 @@ class ExportResult:
             "weights": self.manifest.weights["description"],
             **self.extra,
         }
-
-
-def weights_record(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {"path": None, "sha256": None, "description": RANDOM_WEIGHTS}
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return {"path": str(path), "sha256": digest, "description": f"checkpoint {Path(path).name}"}
 
 
 def versions(*packages: str) -> dict[str, str]:

@@ -48,6 +48,36 @@ TARGETS: dict[str, Target] = {
             "ONNX graph with FP16 weights and activations, FP32 inputs/outputs and "
             "FP32 normalisation, means and the input-image residual",
         ),
+        Target(
+            "onnx-int8", ".onnx", "int8", "onnxruntime", "onnx",
+            ("onnx", "onnxruntime", "onnxslim"),
+            frozenset({"opset", "calib", "calib_frames", "calib_method", "keep_fp32", "int8_scheme"}),
+            "edgeir.export.onnx:export_onnx",
+            "Q/DQ INT8 ONNX calibrated on your frames (--calib); --int8-scheme cpu (uint8 "
+            "activations, fastest on ONNX Runtime) or trt (symmetric int8, for TensorRT)",
+        ),
+        Target(
+            "openvino", ".xml", "fp32", "openvino", "openvino",
+            ("onnx", "onnxslim", "openvino"), frozenset(),
+            "edgeir.export.openvino:export_openvino",
+            "OpenVINO IR, FP32 weights; the manifest pins f32 inference (OpenVINO's CPU "
+            "default is bf16 where the CPU has it)",
+        ),
+        Target(
+            "openvino-fp16", ".xml", "fp16", "openvino", "openvino",
+            ("onnx", "onnxslim", "openvino"), frozenset(),
+            "edgeir.export.openvino:export_openvino",
+            "OpenVINO IR with FP16 weights, computed in the device's default precision "
+            "(reported at load)",
+        ),
+        Target(
+            "openvino-int8", ".xml", "int8", "openvino", "openvino",
+            ("onnx", "onnxslim", "openvino", "nncf"),
+            frozenset({"calib", "calib_frames", "keep_fp32", "max_psnr_drop"}),
+            "edgeir.export.openvino:export_openvino",
+            "OpenVINO IR quantized by NNCF on your frames (--calib); --max-psnr-drop DB "
+            "returns layers to higher precision until the PSNR drop is within budget",
+        ),
     )
 }
 

@@ -64,7 +64,11 @@ def _unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:
             f"expected a state dict (or one under {', '.join(map(repr, STATE_DICT_KEYS))}) "
             f"in {path}, found keys: {found}"
         )
-    return {_strip_prefix(str(k)): v for k, v in obj.items()}
+    # FP16/BF16 copies (such as the packaged demo weights) load as FP32: the model,
+    # its rewrite and every exporter work in FP32 and decide precision themselves.
+    return {
+        _strip_prefix(str(k)): v.float() if v.is_floating_point() else v for k, v in obj.items()
+    }
 
 
 def _all_tensors(mapping: Mapping) -> bool:

@@ -17,7 +17,9 @@ from edgeir.runtimes.base import Runtime, RuntimeInfo
 __all__ = ["Runtime", "RuntimeInfo", "load"]
 
 CHECKPOINT_SUFFIXES = (".pkl", ".pth", ".pt")
-SUFFIX_RUNTIMES = {".onnx": "onnxruntime", **{s: "torch" for s in CHECKPOINT_SUFFIXES}}
+SUFFIX_RUNTIMES = {".onnx": "onnxruntime", ".xml": "openvino", **{s: "torch" for s in CHECKPOINT_SUFFIXES}}
+MODEL_NAMES = {"convir-s": "s", "convir-b": "b", "convir-l": "l"}
+"""Names ``load`` accepts instead of a file: that variant in PyTorch, default weights."""
 
 
 def _open(runtime: str, path: Path, manifest: Manifest | None, device: str | None, **kw: Any) -> Runtime:
@@ -25,11 +27,26 @@ def _open(runtime: str, path: Path, manifest: Manifest | None, device: str | Non
         from edgeir.runtimes.onnxruntime_backend import OnnxRuntime
 
         return OnnxRuntime(path, manifest, device, task=kw.get("task"))
+    if runtime == "openvino":
+        from edgeir.runtimes.openvino_backend import OpenVinoRuntime
+
+        return OpenVinoRuntime(path, manifest, device, task=kw.get("task"))
     if runtime == "torch":
         from edgeir.runtimes.torch_backend import TorchRuntime
 
         return TorchRuntime(path, device, task=kw.get("task"))
     raise EdgeIRError(f"expected a runtime edgeir knows, found {runtime!r} in the manifest of {path}")
+
+
+def _open_named(name: str, device: str | None, task: str | None) -> Runtime:
+    """``convir-s`` etc.: PyTorch with the default weights (the demo weights where they
+    exist, random initialisation elsewhere; ``info.weights`` says which)."""
+    from edgeir.models.registry import DEFAULT_TASK
+    from edgeir.models.weights import choose_weights
+    from edgeir.runtimes.torch_backend import TorchRuntime
+
+    variant, task = MODEL_NAMES[name], task or DEFAULT_TASK
+    return TorchRuntime(choose_weights(variant, task), device, task=task, variant=variant)
 
 
 def _check_manifest_matches(manifest: Manifest, artifact: Path, sidecar: Path) -> None:
@@ -46,7 +63,8 @@ def _check_manifest_matches(manifest: Manifest, artifact: Path, sidecar: Path) -
 
 
 def load(path_or_model: Any, device: str | None = None, **options: Any) -> Runtime:
-    """A ready ``Runtime`` for an artifact path, a checkpoint, or a ConvIR module.
+    """A ready ``Runtime`` for an artifact path, a checkpoint, a ConvIR module, or a name
+    in ``MODEL_NAMES`` (``"convir-s"``: PyTorch with the demo weights).
 
     ``device`` is ``None`` for the best available, or ``"cpu"`` / ``"cuda[:N]"``; ``task``
     is needed for a checkpoint, whose file cannot say it, and checked against artifacts
@@ -56,8 +74,11 @@ def load(path_or_model: Any, device: str | None = None, **options: Any) -> Runti
 
         return TorchRuntime(path_or_model, device, task=options.get("task"))
     path = Path(path_or_model)
+    if not path.exists() and str(path_or_model) in MODEL_NAMES:
+        return _open_named(str(path_or_model), device, options.get("task"))
     if not path.exists():
-        raise EdgeIRError(f"expected a model file, found nothing at {path}")
+        names = ", ".join(MODEL_NAMES)
+        raise EdgeIRError(f"expected a model file or one of {names}, found nothing at {path}")
     sidecar = manifest_path(path)
     manifest = Manifest.read(sidecar) if sidecar.is_file() else None
     if manifest is not None:

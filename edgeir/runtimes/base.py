@@ -32,6 +32,8 @@ class RuntimeInfo:
     providers: list[str] = field(default_factory=list)
     manifest: Manifest | None = None
     notes: list[str] = field(default_factory=list)
+    weights: str | None = None
+    """What the weights are (demo, random initialisation, a checkpoint), where known."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,7 @@ class RuntimeInfo:
             "providers": self.providers,
             "shapes": self.shapes.to_dict() if self.shapes else None,
             "notes": self.notes,
+            "weights": self.weights,
         }
 
 

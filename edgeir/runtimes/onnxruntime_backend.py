@@ -71,6 +71,7 @@ class OnnxRuntime(Runtime):
             providers=used,
             manifest=manifest,
             notes=notes,
+            weights=manifest.weights.get("description") if manifest else None,
         )
 
     def _run(self, x: np.ndarray) -> np.ndarray:

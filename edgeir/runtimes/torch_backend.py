@@ -10,8 +10,9 @@ import torch
 
 from edgeir.errors import EdgeIRError
 from edgeir.models import ConvIR, exportable, load_checkpoint
-from edgeir.models.registry import DEFAULT_TASK
+from edgeir.models.registry import DEFAULT_TASK, DEFAULT_VARIANT
 from edgeir.models.rewrite import ExportableConvIR
+from edgeir.models.weights import Weights
 from edgeir.runtimes.base import Runtime, RuntimeInfo
 
 
@@ -29,11 +30,18 @@ def _device(name: str | None) -> torch.device:
 
 class TorchRuntime(Runtime):
     def __init__(
-        self, model: ConvIR | ExportableConvIR | str | Path, device: str | None = None,
-        task: str | None = None,
+        self, model: ConvIR | ExportableConvIR | Weights | str | Path, device: str | None = None,
+        task: str | None = None, variant: str | None = None,
     ) -> None:
+        """``model`` is a ConvIR, a checkpoint path, or a ``Weights`` choice built here as
+        ``variant``/``task``."""
+        weights = None
         if isinstance(model, (str, Path)):
+            weights = f"checkpoint {Path(model).name}"
             model = load_checkpoint(model, task=task or DEFAULT_TASK)
+        elif isinstance(model, Weights):
+            weights = model.description
+            model = model.build(variant or DEFAULT_VARIANT, task or DEFAULT_TASK)
         elif not isinstance(model, (ConvIR, ExportableConvIR)):
             raise EdgeIRError(f"expected an edgeir ConvIR model, found {type(model).__name__}")
         elif task is not None and task != model.task.name:
@@ -52,6 +60,7 @@ class TorchRuntime(Runtime):
             device=str(self.device),
             dilations=model.dilations,
             notes=[model.label],
+            weights=weights,
         )
 
     def _run(self, x: np.ndarray) -> np.ndarray:

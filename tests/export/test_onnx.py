@@ -10,6 +10,7 @@ from edgeir import EdgeIRError, cli
 from edgeir.export import export
 from edgeir.fileio import sha256_of
 from edgeir.manifest import Manifest, manifest_path
+from edgeir.models.weights import DEMO_DESCRIPTION, choose_weights
 from edgeir.runtimes import load
 from tests.conftest import PARITY_ERRORS, random_model
 
@@ -86,8 +87,10 @@ def test_default_weights_are_named(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert {"artifact", "manifest", "target", "precision", "parity"} <= set(summary)
     assert summary["artifact"] == str(output) and summary["precision"] == "fp32"
-    assert "random initialisation" in summary["weights"]
-    assert Manifest.read(summary["manifest"]).weights["path"] is None
+    assert summary["weights"] == DEMO_DESCRIPTION
+    recorded = Manifest.read(summary["manifest"]).weights
+    assert recorded["kind"] == "demo" and recorded["sha256"] == choose_weights("s", "motion-deblur").record()["sha256"]
+    assert load(output).info.weights == DEMO_DESCRIPTION
     # --shape gives a static graph, and the runtime holds inputs to it
     dims = [d.dim_value for d in onnx.load(str(output)).graph.input[0].type.tensor_type.shape.dim]
     assert dims == [1, 3, 256, 256]

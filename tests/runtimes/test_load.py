@@ -74,7 +74,8 @@ def test_runtime_modules_do_not_import_export():
     import sys
 
     code = (
-        "import sys, edgeir.runtimes, edgeir.runtimes.restorer, edgeir.runtimes.onnxruntime_backend;"
+        "import sys, edgeir.runtimes, edgeir.runtimes.restorer, edgeir.runtimes.onnxruntime_backend,"
+        " edgeir.runtimes.openvino_backend;"
         "print(any(m.startswith('edgeir.export') for m in sys.modules), 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -96,3 +97,23 @@ def test_torch_backend_leaves_the_callers_model_in_place():
     runtime = load(model, device="cpu")
     assert runtime.model.Encoder[0].layers[0].main[0].main[0].weight is model.Encoder[0].layers[0].main[0].main[0].weight
     runtime.close()
+
+
+def test_openvino_ir_needs_its_weights(tmp_path):
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    lone = tmp_path / "model.xml"
+    lone.write_text("<net/>")
+    with pytest.raises(EdgeIRError, match="expected the weights model.bin beside model.xml"):
+        load(lone)
+    (tmp_path / "model.bin").write_bytes(b"")
+    with pytest.raises(EdgeIRError, match="OpenVINO IR that OpenVINO can read"):
+        load(lone)
+
+
+def test_named_models_use_the_default_weights():
+    from edgeir.models.weights import DEMO_DESCRIPTION
+
+    assert load("convir-s", device="cpu").info.weights == DEMO_DESCRIPTION
+    assert "random initialisation of ConvIR-L" in load("convir-l", device="cpu").info.weights
+    with pytest.raises(EdgeIRError, match="a model file or one of convir-s, convir-b, convir-l"):
+        load("convir-xl")

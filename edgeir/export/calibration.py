@@ -1,0 +1,33 @@
+"""The calibration frames of an INT8 export: ``--calib``, ``--calib-frames``, held out."""
+
+from __future__ import annotations
+
+from edgeir.calib.sources import DEFAULT_COUNT, CalibrationSet, open_calibration
+from edgeir.errors import EdgeIRError
+from edgeir.export.request import ExportRequest
+
+DEFAULT_SOURCE = "synthetic"
+
+
+def calibration_frames(
+    request: ExportRequest, size: tuple[int, int], batch: int = 1
+) -> tuple[CalibrationSet, CalibrationSet]:
+    """(frames to calibrate on, held-out frames to measure on): the last quarter is held
+    out, so that the INT8 error is never measured on the frames that set its ranges."""
+    spec = request.options.get("calib") or DEFAULT_SOURCE
+    frames = open_calibration(spec, size, request.options.get("calib_frames") or DEFAULT_COUNT,
+                              task=request.task)
+    if len(frames) < 2:
+        raise EdgeIRError(f"expected at least 2 calibration frames (1 held out), found {len(frames)} in {spec}")
+    fit, held_out = frames.split(max(1, len(frames) // 4))
+    if len(fit) < batch or len(held_out) < batch:
+        raise EdgeIRError(
+            f"expected calibration frames for whole batches of {batch} (the static batch), found "
+            f"{len(fit)} to calibrate on and {len(held_out)} held out"
+        )
+    return fit, held_out
+
+
+def describe(fit: CalibrationSet, held_out: CalibrationSet) -> dict[str, object]:
+    return {"source": fit.source, "frames": len(fit), "held_out": len(held_out),
+            "size": list(fit.size), "seed": fit.seed}

@@ -1,0 +1,251 @@
+"""OpenVINO IR (``openvino``, ``openvino-fp16``, ``openvino-int8``) from the traced rewrite.
+
+OpenVINO runs FP32 models in bf16 on CPUs with AVX-512 bf16 unless told otherwise
+(DESIGN.md: 44.7 dB against f32). So ``openvino`` records ``INFERENCE_PRECISION_HINT=f32``
+in its manifest and the runtime backend applies it; plain OpenVINO users must pass it
+themselves, because the hint in an IR's ``rt_info`` is not applied by the CPU plugin
+(checked with OpenVINO 2026.4). ``openvino-fp16`` stores FP16 weights and computes in the
+device's default precision, which the runtime reports. ``openvino-int8`` is NNCF
+post-training quantization on the calibration frames, optionally accuracy-controlled
+against a PSNR budget (``--max-psnr-drop``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from edgeir.calib.sources import CalibrationSet
+from edgeir.errors import EdgeIRError
+from edgeir.export.onnx import DEFAULT_OPSET, FP32_MAX_ABS, INT8_MIN_PSNR, trace
+from edgeir.export.parity import compare, parity_input
+from edgeir.export.request import ExportRequest, ExportResult, versions
+from edgeir.fileio import remove, sha256_of
+from edgeir.manifest import manifest_path
+from edgeir.models import exportable
+
+log = logging.getLogger("edgeir")
+
+PINNED_F32 = {"INFERENCE_PRECISION_HINT": "f32"}
+FP16_MIN_PSNR = 35.0
+"""``openvino-fp16`` against the FP32 graph, as the CPU runs it (bf16 compute here)."""
+
+
+def _compile(model: Any, options: dict[str, Any]) -> Any:
+    import openvino as ov
+
+    return ov.Core().compile_model(model, "CPU", options)
+
+
+def precision_name(compiled: Any) -> str:
+    """The compiled model's inference precision as OpenVINO spells it (f32, bf16, f16)."""
+    hint = compiled.get_property("INFERENCE_PRECISION_HINT")
+    return hint.to_string() if hasattr(hint, "to_string") else str(hint)
+
+
+def _run(compiled: Any, x: np.ndarray) -> np.ndarray:
+    return next(iter(compiled(x).values()))
+
+
+def ignored_scope(model: Any, keep: Sequence[str]) -> Any:
+    """``--keep-fp32`` as an NNCF IgnoredScope: OpenVINO op types (``Convolution``) or
+    name scopes of the traced graph (``/Decoder.2``); a name that matches nothing is an
+    error, not a silent no-op."""
+    import nncf
+
+    names = [op.get_friendly_name() for op in model.get_ordered_ops()]
+    types = {op.get_type_name() for op in model.get_ordered_ops()}
+    chosen_types, patterns = [], []
+    for item in keep:
+        if item in types:
+            chosen_types.append(item)
+            continue
+        pattern = "^" + re.escape(item.rstrip("/")) + "(/.*)?$"
+        if not any(re.match(pattern, n) for n in names):
+            raise EdgeIRError(
+                f"expected --keep-fp32 to name an OpenVINO op type or a scope of the graph, found "
+                f"{item!r} in none (scopes look like /Decoder.2, op types like Convolution)"
+            )
+        patterns.append(pattern)
+    return nncf.IgnoredScope(patterns=patterns, types=chosen_types, validate=False)
+
+
+def higher_precision_convolutions(model: Any) -> list[str]:
+    """Convolutions whose input is not fake-quantized: the layers NNCF left (or returned)
+    to floating point."""
+    left = []
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "Convolution":
+            continue
+        source = op.input_value(0).get_node()
+        if source.get_type_name() != "FakeQuantize":
+            left.append(op.get_friendly_name())
+    return left
+
+
+def _psnr_vs_targets(compiled: Any, frames: CalibrationSet) -> list[float]:
+    scores = []
+    for x, target in zip(frames.batches(1), frames.targets):  # type: ignore[arg-type]
+        out = np.clip(_run(compiled, x), 0, 1)
+        scores.append(compare(target[None], out)["psnr_db"] or 100.0)
+    return scores
+
+
+def quantize_int8(model: Any, request: ExportRequest, size: tuple[int, int], batch: int,
+                  fp32_options: dict[str, Any]) -> tuple[Any, dict[str, Any], CalibrationSet]:
+    """(INT8 model, what was done, the held-out frames it was not calibrated on)."""
+    import nncf
+
+    from edgeir.export.calibration import calibration_frames, describe
+
+    fit, held_out = calibration_frames(request, size, batch)
+    budget = request.options.get("max_psnr_drop")
+    keep = request.options.get("keep_fp32") or ()
+    scope = ignored_scope(model, keep) if keep else None
+    calibration = nncf.Dataset(list(fit.batches(batch, whole=True)))
+    details: dict[str, Any] = {"quantizer": f"nncf {nncf.__version__} post-training quantization",
+                               "kept_fp32": list(keep), "calibration": describe(fit, held_out)}
+    if budget is None:
+        quantized = nncf.quantize(model, calibration, subset_size=len(fit), ignored_scope=scope)
+    else:
+        if held_out.targets is None:
+            raise EdgeIRError(
+                "expected calibration frames with sharp targets for --max-psnr-drop (synthetic, "
+                f"gopro:DIR or pairs:BLUR_DIR,SHARP_DIR), found {fit.source}, which has none"
+            )
+        if budget <= 0:
+            raise EdgeIRError(f"expected a positive --max-psnr-drop in dB, found {budget}")
+
+        def validate(compiled: Any, _data: Any) -> tuple[float, list[float]]:
+            scores = _psnr_vs_targets(compiled, held_out)
+            return float(np.mean(scores)), scores
+
+        log.info("accuracy-controlled INT8: PSNR drop budget %.2f dB on %d held-out frames",
+                 budget, len(held_out))
+        quantized = nncf.quantize_with_accuracy_control(
+            model, calibration, nncf.Dataset(list(held_out.batches(1))), validate,
+            max_drop=budget, drop_type=nncf.DropType.ABSOLUTE, subset_size=len(fit),
+            ignored_scope=scope,
+        )
+        reference = float(np.mean(_psnr_vs_targets(_compile(model, fp32_options), held_out)))
+        achieved = float(np.mean(_psnr_vs_targets(_compile(quantized, fp32_options), held_out)))
+        drop = round(reference - achieved, 3)
+        details.update({
+            "max_psnr_drop_db": budget,
+            "psnr_drop_db": drop,
+            "psnr_fp32_vs_sharp_db": round(reference, 2),
+            "psnr_int8_vs_sharp_db": round(achieved, 2),
+            "within_budget": drop <= budget,
+        })
+        if drop > budget:
+            log.warning("INT8 PSNR drop %.3f dB is over the %.2f dB budget: NNCF could not meet "
+                        "it with the layers it may return to higher precision", drop, budget)
+    details["higher_precision_convolutions"] = higher_precision_convolutions(quantized)
+    return quantized, details, held_out
+
+
+def export_openvino(request: ExportRequest) -> ExportResult:
+    import openvino as ov
+
+    target, shapes = request.target, request.shapes
+    rewrite = exportable(request.weights.build(request.variant, request.task))
+    graph = trace(rewrite, shapes, DEFAULT_OPSET)
+    with tempfile.TemporaryDirectory(prefix="edgeir-ov-") as tmp:
+        onnx_path = Path(tmp) / "model.onnx"
+        import onnx
+
+        onnx.save(graph, str(onnx_path))
+        log.info("converting to OpenVINO IR")
+        model = ov.convert_model(str(onnx_path))
+
+    batch = shapes.max_batch if shapes.static else 1
+    size = shapes.opt if shapes.static else shapes.min
+    runtime_options = dict(PINNED_F32) if target.precision in ("fp32", "int8") else {}
+    details: dict[str, Any] = {}
+    held_out = None
+    if target.precision == "int8":
+        fp32_model = model
+        model, details, held_out = quantize_int8(model, request, size, batch, PINNED_F32)
+        fp32_compiled, compiled = _compile(fp32_model, PINNED_F32), _compile(model, runtime_options)
+        scores = [compare(_run(fp32_compiled, b), _run(compiled, b))["psnr_db"]
+                  for b in held_out.batches(batch, whole=True)]
+        details["psnr_vs_fp32_graph_db"] = round(float(np.mean(scores)), 2)
+        details["psnr_measured_on"] = f"{len(held_out)} held-out calibration frames"
+    x, described = parity_input(batch, size, held_out)
+    with torch.no_grad():
+        reference = rewrite(torch.from_numpy(x)).numpy()
+    compiled = _compile(model, runtime_options)
+    used = precision_name(compiled)
+    output = _run(compiled, x)
+    parity = {
+        "reference": "PyTorch export rewrite, FP32",
+        "input": described,
+        "runtime": f"openvino CPU, inference precision {used}",
+        **compare(reference, output),
+    }
+    details["cpu_inference_precision"] = used
+    _check(target.precision, parity, details)
+
+    manifest = request.manifest(parity=parity, details=details, opset=DEFAULT_OPSET,
+                                versions=versions("openvino", "nncf", "onnx"),
+                                runtime_options=runtime_options)
+    for key, value in manifest.metadata().items():
+        model.set_rt_info(value, ["edgeir", key.removeprefix("edgeir.")])
+    return _write(model, manifest, request.output, compress=target.precision == "fp16")
+
+
+def _check(precision: str, parity: dict[str, Any], details: dict[str, Any]) -> None:
+    if precision == "fp32" and not parity["max_abs"] <= FP32_MAX_ABS:
+        raise EdgeIRError(
+            f"parity check failed: expected OpenVINO (f32 pinned) within {FP32_MAX_ABS} of "
+            f"PyTorch, found max abs error {parity['max_abs']:.3g}; nothing was written"
+        )
+    if precision == "fp16" and not (parity["psnr_db"] or 100) >= FP16_MIN_PSNR:
+        raise EdgeIRError(
+            f"parity check failed: expected openvino-fp16 within {FP16_MIN_PSNR} dB of PyTorch, "
+            f"found {parity['psnr_db']} dB; nothing was written"
+        )
+    if precision == "int8" and not details["psnr_vs_fp32_graph_db"] >= INT8_MIN_PSNR:
+        raise EdgeIRError(
+            f"parity check failed: expected the INT8 IR within {INT8_MIN_PSNR} dB PSNR of the FP32 "
+            f"IR, found {details['psnr_vs_fp32_graph_db']} dB; nothing was written; try --calib "
+            "with your own frames or --keep-fp32"
+        )
+
+
+def _write(model: Any, manifest: Any, xml: Path, compress: bool) -> ExportResult:
+    """The IR is two files, written in a scratch folder beside the output; the .bin goes
+    into place first, then the manifest, then the .xml users open, and a failure removes
+    what was placed, so an .xml never stands without its weights and manifest."""
+    import openvino as ov
+
+    xml = Path(xml)
+    xml.parent.mkdir(parents=True, exist_ok=True)
+    weights = xml.with_suffix(".bin")
+    with tempfile.TemporaryDirectory(prefix=f".{xml.name}.", suffix=".partial", dir=xml.parent) as tmp:
+        staged = Path(tmp) / "model.xml"
+        ov.save_model(model, str(staged), compress_to_fp16=compress)
+        staged_bin = staged.with_suffix(".bin")
+        manifest.artifact = {
+            "file": xml.name, "sha256": sha256_of(staged), "size_bytes": staged.stat().st_size,
+            "weights_file": weights.name, "weights_sha256": sha256_of(staged_bin),
+            "weights_size_bytes": staged_bin.stat().st_size,
+        }
+        try:
+            os.replace(staged_bin, weights)
+            path = manifest.write(manifest_path(xml))
+            os.replace(staged, xml)
+        except BaseException:
+            for placed in (weights, manifest_path(xml)):
+                remove(placed)
+            raise
+    log.info("wrote %s, %s and %s", xml, xml.with_suffix(".bin").name, path.name)
+    return ExportResult(xml, path, manifest)

@@ -1,0 +1,95 @@
+"""OpenVINO backend: IR files (.xml + .bin), with the manifest's runtime options applied.
+
+The options matter: an ``openvino`` artifact pins ``INFERENCE_PRECISION_HINT=f32``
+because the CPU plugin otherwise computes in bf16 where the CPU has it. The precision
+reported is the one the compiled model says it uses, not the one the file stores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeir.errors import EdgeIRError
+from edgeir.manifest import Manifest
+from edgeir.models.registry import DEFAULT_TASK, get_task
+from edgeir.runtimes.base import Runtime, RuntimeInfo
+
+PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
+
+
+def _device(device: str | None, available: list[str]) -> str:
+    if device is None:
+        return "CPU"
+    wanted = device.upper().replace("CUDA", "GPU")
+    if wanted not in available:
+        raise EdgeIRError(f"expected an OpenVINO device ({', '.join(available)}), found {device!r}")
+    return wanted
+
+
+def _manifest_from_rt_info(model: Any) -> Manifest | None:
+    if not model.has_rt_info(["edgeir"]):
+        return None
+    section = model.get_rt_info(["edgeir"])
+    return Manifest.from_metadata({f"edgeir.{k}": str(v) for k, v in section.astype(dict).items()})
+
+
+class OpenVinoRuntime(Runtime):
+    def __init__(
+        self, path: str | Path, manifest: Manifest | None, device: str | None = None,
+        task: str | None = None,
+    ) -> None:
+        try:
+            import openvino as ov
+        except ImportError:
+            raise EdgeIRError('running OpenVINO IR needs openvino: pip install "edgeir[openvino]"') from None
+        path = Path(path)
+        if not path.with_suffix(".bin").is_file():
+            raise EdgeIRError(f"expected the weights {path.with_suffix('.bin').name} beside {path.name}, found none")
+        core = ov.Core()
+        try:
+            model = core.read_model(str(path))
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
+            first = str(exc).strip().splitlines()[0]
+            raise EdgeIRError(f"expected an OpenVINO IR that OpenVINO can read at {path}: {first}") from None
+        if manifest is None:
+            manifest = _manifest_from_rt_info(model)
+        notes = []
+        if manifest is not None:
+            if task is not None and task != manifest.task:
+                raise EdgeIRError(f"expected task {task} as given, found a {manifest.task} model in {path}")
+            task = manifest.task
+        elif task is None:
+            task = DEFAULT_TASK
+            notes.append(f"no edgeir manifest or metadata: assuming the {task} size rule")
+        options = dict(manifest.runtime_options) if manifest else {}
+        target = _device(device, core.available_devices)
+        self.compiled = core.compile_model(model, target, options)
+        hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")
+        used = hint.to_string() if hasattr(hint, "to_string") else str(hint)
+        stored = manifest.precision if manifest else "fp32"
+        precision = PRECISION_NAMES.get(used, used)
+        if stored == "int8":
+            precision = f"int8 ({precision} elsewhere)"
+        elif stored != precision:
+            notes.append(f"{stored} weights computed in {precision} (the {target} plugin's choice)")
+        self.info = RuntimeInfo(
+            backend="openvino",
+            precision=precision,
+            device=target,
+            dilations=get_task(task).dilations,
+            shapes=manifest.input_shapes if manifest else None,
+            providers=[f"{target} {k}={v}" for k, v in options.items()],
+            manifest=manifest,
+            notes=notes,
+            weights=manifest.weights.get("description") if manifest else None,
+        )
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        # compiled(...) creates an infer request per call, so concurrent calls are safe.
+        return next(iter(self.compiled(x).values()))
+
+    def close(self) -> None:
+        self.compiled = None

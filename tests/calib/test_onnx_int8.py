@@ -1,0 +1,93 @@
+"""``onnx-int8`` in both schemes on the demo weights: Q/DQ form, accuracy, options."""
+
+import numpy as np
+import pytest
+
+from edgeir import EdgeIRError
+from edgeir.export import export
+from edgeir.runtimes import load
+
+onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
+pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+pytest.importorskip("albumentations", reason="the data extra is not installed")
+
+INT8_FLOOR_DB = 45.0
+"""PSNR of the INT8 graph against FP32 on held-out frames, demo weights, 256x256; the
+measured values (docs/benchmarks.md) are well above it in both schemes."""
+
+
+@pytest.fixture(scope="module")
+def fp32(tmp_path_factory):
+    return export("onnx", output=tmp_path_factory.mktemp("fp32") / "s.onnx", shape=(256, 256))
+
+
+@pytest.fixture(scope="module", params=["cpu", "trt"])
+def int8(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp("int8") / f"s_{request.param}.onnx"
+    return export("onnx-int8", output=out, shape=(256, 256), int8_scheme=request.param, calib_frames=12)
+
+
+def _zero_points(path):
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    init = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    found = {}
+    for node in model.graph.node:
+        if node.op_type == "QuantizeLinear":
+            zero = init[node.input[2]]
+            found.setdefault("activations", set()).add((zero.dtype.name, int(np.abs(zero.astype(int)).max())))
+        if node.op_type == "DequantizeLinear" and node.input[0] in init and init[node.input[0]].dtype == np.int8:
+            zero = init[node.input[2]]
+            found.setdefault("weights", set()).add((zero.dtype.name, int(np.abs(zero.astype(int)).max())))
+    return found
+
+
+def test_scheme_form(int8):
+    zeros = _zero_points(int8.artifact)
+    scheme = int8.manifest.details["scheme"]
+    assert zeros["weights"] == {("int8", 0)}  # symmetric per-channel weights in both
+    if scheme == "trt":
+        assert zeros["activations"] == {("int8", 0)}  # what TensorRT's explicit quantization takes
+    else:
+        assert {dtype for dtype, _ in zeros["activations"]} == {"uint8"}
+        assert max(z for _, z in zeros["activations"]) > 0  # asymmetric
+
+
+def test_runs_and_stays_close_to_fp32(int8, fp32):
+    details = int8.manifest.details
+    assert int8.manifest.precision == "int8" and details["calibration"]["held_out"] == 3
+    assert details["psnr_vs_fp32_graph_db"] >= INT8_FLOOR_DB
+    assert int8.manifest.weights["kind"] == "demo"
+    # independently of the exporter's own figure, on frames of the synthetic eval split
+    from edgeir.data.synthetic import SyntheticBlur
+    from edgeir.export.parity import compare
+    from edgeir.runtimes.frames import to_chw
+
+    quantized, reference = load(int8.artifact), load(fp32.artifact)
+    assert quantized.info.precision == "int8"
+    frames = [to_chw(blurred)[0][None] for blurred, _ in SyntheticBlur("eval", (256, 256), length=3)]
+    scores = [compare(reference(x), quantized(x))["psnr_db"] for x in frames]
+    assert min(scores) >= INT8_FLOOR_DB, scores
+
+
+def test_keep_fp32(tmp_path, fp32):
+    with pytest.raises(EdgeIRError, match="found '/NoSuchScope' in none"):
+        export("onnx-int8", output=tmp_path / "x.onnx", shape=(256, 256), keep_fp32=["/NoSuchScope"])
+    with pytest.raises(EdgeIRError, match="keeps all"):
+        export("onnx-int8", output=tmp_path / "x.onnx", shape=(256, 256), keep_fp32=["Conv"])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_kept_scope_has_no_quantized_conv(tmp_path):
+    result = export("onnx-int8", output=tmp_path / "k.onnx", shape=(256, 256), calib_frames=6,
+                    keep_fp32=["/feat_extract.0"], calib_method="percentile")
+    model = onnx.load(str(result.artifact))
+    produced = {o: n for n in model.graph.node for o in n.output}
+    kept = [n for n in model.graph.node if n.op_type == "Conv" and n.name.startswith("/feat_extract.0/")]
+    assert kept and all(produced.get(n.input[1]) is None or produced[n.input[1]].op_type != "DequantizeLinear"
+                        for n in kept)
+    others = [n for n in model.graph.node if n.op_type == "Conv" and not n.name.startswith("/feat_extract.0/")]
+    assert all(produced[n.input[1]].op_type == "DequantizeLinear" for n in others)
+    assert result.manifest.details["calibration_method"] == "percentile"
