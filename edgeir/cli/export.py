@@ -41,10 +41,18 @@ def run(args: argparse.Namespace) -> int:
           f"vs {parity['reference']}")
     print(f"  weights   {summary['weights']}")
     details = result.manifest.details
-    if "scheme" in details:
-        print(f"  int8      {details['scheme_summary']}; {details['psnr_vs_fp32_graph_db']} dB vs "
-              f"the FP32 graph on {details['psnr_measured_on']}")
-        print(f"  calib     {details['calibration']['source']} ({details['calibration_method']})")
+    if "calibration" in details:
+        scheme = f"{details['scheme_summary']}; " if "scheme_summary" in details else ""
+        print(f"  int8      {scheme}{details['psnr_vs_fp32_graph_db']} dB vs the FP32 graph on "
+              f"{details['psnr_measured_on']}")
+        method = f", {details['calibration_method']} ranges" if "calibration_method" in details else ""
+        print(f"  calib     {details['calibration']['frames']} frames of {details['calibration']['source']}{method}")
+    if "higher_precision_convolutions" in details:
+        print(f"  fp32      {len(details['higher_precision_convolutions'])} convolution(s) left in higher precision")
+    if "max_psnr_drop_db" in details:
+        verdict = "within budget" if details["within_budget"] else "OVER BUDGET: NNCF could not meet it"
+        print(f"  budget    PSNR drop {details['psnr_drop_db']} dB vs sharp frames, budget "
+              f"{details['max_psnr_drop_db']} dB: {verdict}")
     return 0
 
 

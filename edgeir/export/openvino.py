@@ -153,15 +153,15 @@ def quantize_int8(model: Any, request: ExportRequest, size: tuple[int, int], bat
 
 
 def export_openvino(request: ExportRequest) -> ExportResult:
+    import onnx
     import openvino as ov
 
     target, shapes = request.target, request.shapes
     rewrite = exportable(request.weights.build(request.variant, request.task))
     graph = trace(rewrite, shapes, DEFAULT_OPSET)
     with tempfile.TemporaryDirectory(prefix="edgeir-ov-") as tmp:
+        # Converted from the same traced, simplified graph the ONNX targets verify.
         onnx_path = Path(tmp) / "model.onnx"
-        import onnx
-
         onnx.save(graph, str(onnx_path))
         log.info("converting to OpenVINO IR")
         model = ov.convert_model(str(onnx_path))
@@ -171,10 +171,12 @@ def export_openvino(request: ExportRequest) -> ExportResult:
     runtime_options = dict(PINNED_F32) if target.precision in ("fp32", "int8") else {}
     details: dict[str, Any] = {}
     held_out = None
+    fp32_model = model
     if target.precision == "int8":
-        fp32_model = model
         model, details, held_out = quantize_int8(model, request, size, batch, PINNED_F32)
-        fp32_compiled, compiled = _compile(fp32_model, PINNED_F32), _compile(model, runtime_options)
+    compiled = _compile(model, runtime_options)
+    if held_out is not None:
+        fp32_compiled = _compile(fp32_model, PINNED_F32)
         scores = [compare(_run(fp32_compiled, b), _run(compiled, b))["psnr_db"]
                   for b in held_out.batches(batch, whole=True)]
         details["psnr_vs_fp32_graph_db"] = round(float(np.mean(scores)), 2)
@@ -182,7 +184,6 @@ def export_openvino(request: ExportRequest) -> ExportResult:
     x, described = parity_input(batch, size, held_out)
     with torch.no_grad():
         reference = rewrite(torch.from_numpy(x)).numpy()
-    compiled = _compile(model, runtime_options)
     used = precision_name(compiled)
     output = _run(compiled, x)
     parity = {

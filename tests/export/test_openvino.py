@@ -113,13 +113,18 @@ def test_interrupted_write_leaves_nothing(tmp_path, random_checkpoint, monkeypat
 
 
 @pytest.mark.slow
-def test_psnr_budget_is_met_or_said(tmp_path, caplog):
+def test_psnr_budget_is_met_or_said(tmp_path, caplog, capsys):
+    from edgeir import cli
+
     pytest.importorskip("nncf", reason="the openvino extra is not installed")
     budget = 0.05
+    out = tmp_path / "d.xml"
     with caplog.at_level(logging.WARNING, logger="edgeir"):
-        result = export("openvino-int8", output=tmp_path / "d.xml", shape=(256, 256),
-                        calib_frames=12, max_psnr_drop=budget)
-    details = result.manifest.details
+        assert cli.main(["export", "--target", "openvino-int8", "--shape", "256x256", "--calib-frames",
+                         "12", "--max-psnr-drop", str(budget), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    details = Manifest.read(manifest_path(out)).details
+    assert f"budget    PSNR drop {details['psnr_drop_db']} dB vs sharp frames, budget {budget} dB" in printed
     assert details["max_psnr_drop_db"] == budget
     assert details["psnr_drop_db"] == pytest.approx(details["psnr_fp32_vs_sharp_db"] - details["psnr_int8_vs_sharp_db"], abs=0.01)
     if details["within_budget"]:
