@@ -47,6 +47,22 @@ class RuntimeInfo:
         }
 
 
+def artifact_task(manifest: Manifest | None, task: str | None, path: object, notes: list[str]) -> str:
+    """The task an artifact was exported for (it sets the size rule): the manifest's, which
+    a different ``task`` given by the caller contradicts; else the caller's; else the
+    default, with a note saying it was assumed."""
+    from edgeir.models.registry import DEFAULT_TASK
+
+    if manifest is not None:
+        if task is not None and task != manifest.task:
+            raise EdgeIRError(f"expected task {task} as given, found a {manifest.task} model in {path}")
+        return manifest.task
+    if task is None:
+        notes.append(f"no edgeir manifest or metadata: assuming the {DEFAULT_TASK} size rule")
+        return DEFAULT_TASK
+    return task
+
+
 class Runtime(ABC):
     info: RuntimeInfo
 

@@ -8,8 +8,8 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
-from edgeir.models.registry import DEFAULT_TASK, get_task
-from edgeir.runtimes.base import Runtime, RuntimeInfo
+from edgeir.models.registry import get_task
+from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task
 
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 """CoreML's provider is left out on purpose: it may compute in FP16 whatever the graph
@@ -49,14 +49,8 @@ class OnnxRuntime(Runtime):
             raise EdgeIRError(f"expected an ONNX model that onnxruntime can load at {path}: {first}") from None
         if manifest is None:
             manifest = Manifest.from_metadata(self.session.get_modelmeta().custom_metadata_map)
-        notes = []
-        if manifest is not None:
-            if task is not None and task != manifest.task:
-                raise EdgeIRError(f"expected task {task} as given, found a {manifest.task} model in {path}")
-            task = manifest.task
-        elif task is None:
-            task = DEFAULT_TASK
-            notes.append(f"no edgeir manifest or metadata: assuming the {task} size rule")
+        notes: list[str] = []
+        task = artifact_task(manifest, task, path, notes)
         self.input_name = self.session.get_inputs()[0].name
         used = self.session.get_providers()
         precision = manifest.precision if manifest else "fp32"

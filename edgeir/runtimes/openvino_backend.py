@@ -14,8 +14,8 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
-from edgeir.models.registry import DEFAULT_TASK, get_task
-from edgeir.runtimes.base import Runtime, RuntimeInfo
+from edgeir.models.registry import get_task
+from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task
 
 PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
 
@@ -56,14 +56,8 @@ class OpenVinoRuntime(Runtime):
             raise EdgeIRError(f"expected an OpenVINO IR that OpenVINO can read at {path}: {first}") from None
         if manifest is None:
             manifest = _manifest_from_rt_info(model)
-        notes = []
-        if manifest is not None:
-            if task is not None and task != manifest.task:
-                raise EdgeIRError(f"expected task {task} as given, found a {manifest.task} model in {path}")
-            task = manifest.task
-        elif task is None:
-            task = DEFAULT_TASK
-            notes.append(f"no edgeir manifest or metadata: assuming the {task} size rule")
+        notes: list[str] = []
+        task = artifact_task(manifest, task, path, notes)
         options = dict(manifest.runtime_options) if manifest else {}
         target = _device(device, core.available_devices)
         self.compiled = core.compile_model(model, target, options)
