@@ -48,6 +48,12 @@ class TrainConfig:
     save_every: int = 50
     bf16: bool = False
     init: str | None = None
+    bn_stats: str = "frozen"
+    """``frozen``: BatchNorm uses its running statistics in training too (an affine layer
+    with learnable scale and shift); ``batch``: batch statistics, as upstream trains. The
+    BatchNorm sits on globally pooled features, one value per image and channel, so with
+    a batch of 2 batch statistics normalise every value to exactly +1 or -1: the dynamic
+    filters train on binary taps and run on something else."""
 
     def check(self) -> None:
         smallest = min_side_for_task(self.task)
@@ -56,6 +62,8 @@ class TrainConfig:
                 f"expected --crop a multiple of 32 and at least {smallest} (smaller inputs are "
                 f"illegal for ConvIR), found {self.crop}"
             )
+        if self.bn_stats not in BN_STATS:
+            raise EdgeIRError(f"expected --bn-stats {' or '.join(BN_STATS)}, found {self.bn_stats!r}")
         if self.batch < 2:
             raise EdgeIRError(
                 f"expected --batch of at least 2 (the BatchNorm on globally pooled features "
@@ -94,6 +102,18 @@ def upstream_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor) -> torc
         fo, ft = torch.fft.fft2(o.float()), torch.fft.fft2(t)
         spectral = spectral + F.l1_loss(torch.stack((fo.real, fo.imag), -1), torch.stack((ft.real, ft.imag), -1))
     return content + 0.1 * spectral
+
+
+BN_STATS = ("frozen", "batch")
+
+
+def set_training(model: ConvIR, config: TrainConfig) -> None:
+    """Training mode, with BatchNorm left in eval mode when its statistics are frozen."""
+    model.train()
+    if config.bn_stats == "frozen":
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
 
 
 def learning_rate(step: int, config: TrainConfig) -> float:
@@ -153,6 +173,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def validate(model: ConvIR, frames: Sequence[Pair]) -> tuple[float, float]:
     """Mean PSNR of the restored and of the blurred frames against the sharp ones."""
     was_training = model.training
+    frozen = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) and not m.training]
     model.eval()
     restored, blurred = [], []
     for blur, sharp in frames:
@@ -160,6 +181,8 @@ def validate(model: ConvIR, frames: Sequence[Pair]) -> tuple[float, float]:
         restored.append(psnr(model(x)[2], y))
         blurred.append(psnr(x, y))
     model.train(was_training)
+    for module in frozen:
+        module.eval()
     return float(np.mean(restored)), float(np.mean(blurred))
 
 
@@ -202,7 +225,7 @@ def train(
         model = load_checkpoint(config.init, variant=config.variant, task=config.task)
     elif state is None:
         model = create_model(config.variant, config.task)
-    model.train()
+    set_training(model, config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
     step = 0
     history: list[dict[str, Any]] = []

@@ -102,3 +102,20 @@ def test_divergence_stops_with_a_clear_error(tmp_path, data, monkeypatch):
     with pytest.raises(EdgeIRError, match="expected a finite loss, found nan at step 1: training diverged"):
         train(_config(), pairs, held_out, tmp_path / "run.pkl", progress=False)
     assert not (tmp_path / "run.pkl").exists()
+
+
+@pytest.mark.parametrize("bn_stats", ["frozen", "batch"])
+def test_batchnorm_statistics(tmp_path, data, bn_stats):
+    """With a batch of 2, batch statistics of pooled features are +-1 whatever the images:
+    frozen statistics (the default) keep BatchNorm the layer evaluation will run."""
+    pairs, held_out = data
+    out = tmp_path / "run.pkl"
+    train(_config(bn_stats=bn_stats), pairs, held_out, out, progress=False)
+    torch.manual_seed(0)
+    fresh = create_model("s").state_dict()
+    trained = torch.load(out, weights_only=True)["model"]
+    stats = [k for k in fresh if k.endswith(("running_mean", "running_var"))]
+    unchanged = all(torch.equal(fresh[k], trained[k]) for k in stats)
+    assert unchanged == (bn_stats == "frozen")
+    with pytest.raises(EdgeIRError, match="--bn-stats frozen or batch"):
+        TrainConfig(bn_stats="moving").check()

@@ -22,9 +22,10 @@ DEMO_FILES = {("s", "motion-deblur"): "convir-s_motion-deblur.fp16.pt"}
 DEMO_DESCRIPTION = "demo weights trained on synthetic blur, not GoPro"
 DEMO_RECIPE = (
     "edgeir train --variant s --task motion-deblur --data synthetic --steps 2000 --crop 256 "
-    "--batch 2 --lr 3e-4 --warmup 100 --val-every 250 --bf16 --out convir-s-demo.pkl"
+    "--batch 2 --lr 3e-4 --warmup 100 --val-every 250 --bf16 --bn-stats batch "
+    "--out convir-s-demo.pkl, stopped after step 1025 of 2000"
 )
-"""The command that made the demo weights (then stored in FP16, see ``store_demo``)."""
+"""How the demo weights were made (then stored in FP16 by ``store_demo``)."""
 
 KEYWORDS = ("demo", "random")
 
