@@ -13,7 +13,7 @@ def test_help_lists_only_commands_that_exist(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "info" in out
-    for future in ("bench", "calib", "build-engine"):
+    for future in ("bench", "build-engine"):
         assert f"    {future} " not in out
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
