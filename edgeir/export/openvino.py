@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +91,16 @@ def higher_precision_convolutions(model: Any) -> list[str]:
     return left
 
 
-def _psnr_vs_targets(compiled: Any, frames: CalibrationSet) -> list[float]:
+def _pairs(frames: CalibrationSet) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(1 x 3 x H x W input, its sharp target) for each frame."""
+    return [(x, target[None]) for x, target in zip(frames.batches(1), frames.targets)]  # type: ignore[arg-type]
+
+
+def _psnr_vs_targets(compiled: Any, pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> list[float]:
     scores = []
-    for x, target in zip(frames.batches(1), frames.targets):  # type: ignore[arg-type]
+    for x, target in pairs:
         out = np.clip(_run(compiled, x), 0, 1)
-        scores.append(compare(target[None], out)["psnr_db"] or 100.0)
+        scores.append(compare(target, out)["psnr_db"] or 100.0)
     return scores
 
 
@@ -124,19 +129,22 @@ def quantize_int8(model: Any, request: ExportRequest, size: tuple[int, int], bat
         if budget <= 0:
             raise EdgeIRError(f"expected a positive --max-psnr-drop in dB, found {budget}")
 
-        def validate(compiled: Any, _data: Any) -> tuple[float, list[float]]:
-            scores = _psnr_vs_targets(compiled, held_out)
+        pairs = _pairs(held_out)
+
+        def validate(compiled: Any, data: Iterable[Any]) -> tuple[float, list[float]]:
+            # NNCF counts the items consumed here (and may pass a subset): iterate them.
+            scores = _psnr_vs_targets(compiled, data)
             return float(np.mean(scores)), scores
 
         log.info("accuracy-controlled INT8: PSNR drop budget %.2f dB on %d held-out frames",
                  budget, len(held_out))
         quantized = nncf.quantize_with_accuracy_control(
-            model, calibration, nncf.Dataset(list(held_out.batches(1))), validate,
+            model, calibration, nncf.Dataset(pairs), validate,
             max_drop=budget, drop_type=nncf.DropType.ABSOLUTE, subset_size=len(fit),
             ignored_scope=scope,
         )
-        reference = float(np.mean(_psnr_vs_targets(_compile(model, fp32_options), held_out)))
-        achieved = float(np.mean(_psnr_vs_targets(_compile(quantized, fp32_options), held_out)))
+        reference = float(np.mean(_psnr_vs_targets(_compile(model, fp32_options), pairs)))
+        achieved = float(np.mean(_psnr_vs_targets(_compile(quantized, fp32_options), pairs)))
         drop = round(reference - achieved, 3)
         details.update({
             "max_psnr_drop_db": budget,
