@@ -8,7 +8,9 @@ openvino, openvino-fp16 and openvino-int8 with dynamic shapes, calibrated on the
 interleaved (median of ``--repeats`` runs on one frame) and measures on frames of the
 synthetic ``eval`` split: PSNR against the FP32 output of the same runtime family, and the
 PSNR drop against the sharp frames. OpenVINO ``bf16`` is the ``openvino`` IR compiled
-with OpenVINO's default precision, which is bf16 on CPUs with AVX-512 bf16.
+with OpenVINO's default precision, which is bf16 on CPUs with AVX-512 bf16. Then, unless
+``--no-profile``, OpenVINO's per-op-type times (PERF_COUNT) for f32 and INT8: where the
+INT8 speed-up comes from and what it cannot reach.
 """
 
 from __future__ import annotations
@@ -31,7 +33,42 @@ from edgeir.runtimes.frames import pad_to, to_chw
 from edgeir.shapes import parse_hw
 
 
-def _runtimes(folder: Path) -> dict[str, object]:
+def _profile(xml: Path, x: np.ndarray, repeats: int) -> dict[str, float]:
+    """Milliseconds per OpenVINO op type and kernel precision (f32 pinned), summed over the
+    graph, median of ``repeats`` runs: where the time of one frame goes."""
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                        "PERF_COUNT": True})
+    request = compiled.create_infer_request()
+    runs: list[dict[str, float]] = []
+    for _ in range(repeats):
+        request.infer(x)
+        spent: dict[str, float] = {}
+        for item in request.get_profiling_info():
+            if item.status != item.Status.EXECUTED:
+                continue
+            precision = "int8" if "I8" in item.exec_type.upper() else "f32"
+            key = f"{item.node_type} ({precision})"
+            spent[key] = spent.get(key, 0.0) + item.real_time.total_seconds() * 1000
+        runs.append(spent)
+    return {key: statistics.median(run.get(key, 0.0) for run in runs) for key in runs[-1]}
+
+
+def _print_profiles(made: dict[str, Path], x: np.ndarray, repeats: int) -> None:
+    profiles = {name: _profile(made[name], x, repeats) for name in ("openvino", "openvino-int8")}
+    keys = sorted(set().union(*profiles.values()), key=lambda k: -max(p.get(k, 0) for p in profiles.values()))
+    print("OpenVINO time per op type (f32 pinned), ms per frame:\n")
+    print("| op type (kernel precision) | openvino | openvino-int8 |")
+    print("|---|---|---|")
+    for key in keys[:12]:
+        cells = [f"{profiles[n].get(key, 0.0):.0f}" for n in profiles]
+        print(f"| {key} | {' | '.join(cells)} |")
+    totals = [f"{sum(p.values()):.0f}" for p in profiles.values()]
+    print(f"| all | {' | '.join(totals)} |\n")
+
+
+def _runtimes(folder: Path) -> tuple[dict[str, object], dict[str, Path]]:
     dynamic = "256x256:256x256:736x1280"
     made = {}
     for target in ("onnx", "onnx-int8", "openvino", "openvino-fp16", "openvino-int8"):
@@ -49,10 +86,8 @@ def _runtimes(folder: Path) -> dict[str, object]:
 
     hint = default.get_property("INFERENCE_PRECISION_HINT")
     runtimes[f"openvino ({hint.to_string()}, default)"] = _Default()
-    return runtimes
+    return runtimes, made
 
-
-REFERENCE = {"onnx": "onnx", "onnx-int8": "onnx"}
 
 
 def main() -> None:
@@ -60,10 +95,12 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["256x256", "720x1280"])
     parser.add_argument("--frames", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-profile", action="store_true",
+                        help="skip the OpenVINO per-op-type profile of f32 and INT8")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        runtimes = _runtimes(Path(tmp))
+        runtimes, made = _runtimes(Path(tmp))
         print(f"ConvIR-S, demo weights, {cpu_name()}; dynamic exports calibrated at 256x256\n")
         for text in args.sizes:
             h, w = parse_hw(text)
@@ -94,6 +131,8 @@ def main() -> None:
                 drop = statistics.mean(sharp_ref) - statistics.mean(sharp)
                 print(f"| {name} | {ms:.0f} | {base / ms:.2f}x | {fidelity} | {statistics.mean(sharp):.2f} | {drop:+.3f} |")
             print()
+            if not args.no_profile:
+                _print_profiles(made, x, args.repeats)
 
 
 if __name__ == "__main__":

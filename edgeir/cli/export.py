@@ -47,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
               f"{details['psnr_measured_on']}")
         method = f", {details['calibration_method']} ranges" if "calibration_method" in details else ""
         print(f"  calib     {details['calibration']['frames']} frames of {details['calibration']['source']}{method}")
-    if "higher_precision_convolutions" in details:
-        print(f"  fp32      {len(details['higher_precision_convolutions'])} convolution(s) left in higher precision")
+    if "kept_fp32" in details:
+        left = details.get("higher_precision_convolutions")
+        count = f" ({len(left)} convolution(s) in higher precision)" if left is not None else ""
+        print(f"  fp32      kept {', '.join(details['kept_fp32']) or 'nothing'}{count}")
     if "max_psnr_drop_db" in details:
         verdict = "within budget" if details["within_budget"] else "OVER BUDGET: NNCF could not meet it"
         print(f"  budget    PSNR drop {details['psnr_drop_db']} dB vs sharp frames, budget "
@@ -94,7 +96,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="how activation ranges are set (default: minmax)")
     int8.add_argument("--keep-fp32", nargs="+", default=None, metavar="NODE_OR_OP_TYPE",
                       help="leave these unquantized: node names, scopes such as /Decoder.2, or op "
-                      "types as the runtime names them (ONNX: Conv; OpenVINO: Convolution)")
+                      "types as the runtime names them (ONNX: Conv; OpenVINO: Convolution). For "
+                      "openvino-int8 it replaces the default, the dynamic-filter module of the last "
+                      "full-resolution decoder block, which NNCF's INT8 hurts most; 'none' quantizes "
+                      "that too")
     int8.add_argument("--max-psnr-drop", type=float, default=None, metavar="DB",
                       help="openvino-int8: NNCF accuracy control keeps the PSNR drop against the "
                       "sharp frames within DB (needs --calib synthetic, gopro:DIR or pairs:...)")

@@ -129,13 +129,16 @@ def to_int8(
     the held-out frames on which it was measured against the FP32 graph)."""
     from edgeir.calib.onnx_int8 import check_method, get_scheme, quantize
     from edgeir.export.calibration import calibration_frames, describe
+    from edgeir.export.sensitive import keep_fp32
 
     options = request.options
     scheme = get_scheme(options.get("int8_scheme") or "cpu")
     method = check_method(options.get("calib_method") or "minmax")
     fit, held_out = calibration_frames(request, size, batch)
-    quantized, details = quantize(model, fit, scheme.name, method, options.get("keep_fp32") or (),
-                                  batch=batch)
+    # No default: quantizing the sensitive block costs ONNX Runtime's Conv-only INT8 no PSNR
+    # (measured, docs/benchmarks.md).
+    keep = keep_fp32(options.get("keep_fp32"), default=())
+    quantized, details = quantize(model, fit, scheme.name, method, keep, batch=batch)
     fp32_session, int8_session = session(model), session(quantized)
     scores = [compare(fp32_session.run(None, {INPUT_NAME: b})[0],
                       int8_session.run(None, {INPUT_NAME: b})[0])["psnr_db"]

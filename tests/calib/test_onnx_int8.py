@@ -91,3 +91,4 @@ def test_kept_scope_has_no_quantized_conv(tmp_path):
     others = [n for n in model.graph.node if n.op_type == "Conv" and not n.name.startswith("/feat_extract.0/")]
     assert all(produced[n.input[1]].op_type == "DequantizeLinear" for n in others)
     assert result.manifest.details["calibration_method"] == "percentile"
+

@@ -85,6 +85,14 @@ def test_int8_runs_and_stays_close(int8_ir):
     left = higher_precision_convolutions(model)
     assert left == details["higher_precision_convolutions"]
     assert len(left) < len(convolutions) / 4  # most convolutions run in INT8
+    # the default --keep-fp32: the sensitive block, and nothing else left in higher precision
+    (kept,) = details["kept_fp32"]
+    assert kept.startswith("/Decoder.2/") and left
+    assert all(name.startswith(kept + "/") for name in left)
+    quantized_inputs_of = {target.get_node().get_type_name() for op in model.get_ordered_ops()
+                           if op.get_type_name() == "FakeQuantize"
+                           for target in op.output(0).get_target_inputs()}
+    assert quantized_inputs_of <= {"Convolution", "ConvolutionBackpropData"}  # convolutions only
 
 
 def test_bad_requests(tmp_path, random_checkpoint):
@@ -117,11 +125,17 @@ def test_psnr_budget_is_met_or_said(tmp_path, caplog, capsys):
     from edgeir import cli
 
     pytest.importorskip("nncf", reason="the openvino extra is not installed")
-    budget = 0.05
+    budget = 0.01
     out = tmp_path / "d.xml"
+    # Only the full-resolution levels are quantized (the sensitive block too: the user's list
+    # replaces the default), so that NNCF ranks 44 layer groups, not ~140 (one compile each);
+    # measured: 2 restored, drop 0.007 dB, 2.5 minutes.
+    elsewhere = ["/Encoder.1", "/Encoder.2", "/Decoder.0", "/Decoder.1", "/SCM1", "/SCM2",
+                 "/FAM1", "/FAM2", "/Convs.0", "/Convs.1", *(f"/feat_extract.{i}" for i in range(6))]
     with caplog.at_level(logging.WARNING, logger="edgeir"):
         assert cli.main(["export", "--target", "openvino-int8", "--shape", "256x256", "--calib-frames",
-                         "12", "--max-psnr-drop", str(budget), "-o", str(out)]) == 0
+                         "12", "--max-psnr-drop", str(budget), "--keep-fp32", *elsewhere,
+                         "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     details = Manifest.read(manifest_path(out)).details
     assert f"budget    PSNR drop {details['psnr_drop_db']} dB vs sharp frames, budget {budget} dB" in printed
@@ -130,7 +144,7 @@ def test_psnr_budget_is_met_or_said(tmp_path, caplog, capsys):
     if details["within_budget"]:
         assert details["psnr_drop_db"] <= budget
     else:
-        assert "over the 0.05 dB budget" in caplog.text
+        assert "over the 0.01 dB budget" in caplog.text
     with pytest.raises(EdgeIRError, match="sharp targets for --max-psnr-drop"):
         from edgeir.calib import from_synthetic
 
