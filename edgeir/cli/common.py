@@ -42,6 +42,3 @@ def setup_logging() -> None:
     if not logger.handlers:
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    # NNCF logs every node it skips at INFO (thousands of lines for ConvIR); its progress bars
-    # and warnings stay, and edgeir prints what it kept in higher precision itself.
-    logging.getLogger("nncf").setLevel(logging.WARNING)

@@ -12,11 +12,12 @@ against a PSNR budget (``--max-psnr-drop``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,21 @@ def _psnr_vs_targets(compiled: Any, pairs: Iterable[tuple[np.ndarray, np.ndarray
     return scores
 
 
+@contextlib.contextmanager
+def _nncf_logs_warnings() -> Iterator[None]:
+    """NNCF logs every node it skips at INFO: thousands of lines for ConvIR. Its progress
+    bars and warnings stay; what was kept in higher precision goes to the manifest.
+    Unless edgeir's own logger is at DEBUG."""
+    nncf_logger = logging.getLogger("nncf")
+    before = nncf_logger.level
+    if log.getEffectiveLevel() > logging.DEBUG:
+        nncf_logger.setLevel(max(before, logging.WARNING))
+    try:
+        yield
+    finally:
+        nncf_logger.setLevel(before)
+
+
 def quantize_int8(model: Any, request: ExportRequest, size: tuple[int, int], batch: int,
                   fp32_options: dict[str, Any]) -> tuple[Any, dict[str, Any], CalibrationSet]:
     """(INT8 model, what was done, the held-out frames it was not calibrated on)."""
@@ -133,7 +149,8 @@ def quantize_int8(model: Any, request: ExportRequest, size: tuple[int, int], bat
     details: dict[str, Any] = {"quantizer": f"nncf {nncf.__version__} post-training quantization",
                                "kept_fp32": list(keep), "calibration": describe(fit, held_out)}
     if budget is None:
-        quantized = nncf.quantize(model, calibration, subset_size=len(fit), ignored_scope=scope)
+        with _nncf_logs_warnings():
+            quantized = nncf.quantize(model, calibration, subset_size=len(fit), ignored_scope=scope)
     else:
         if held_out.targets is None:
             raise EdgeIRError(
@@ -152,13 +169,14 @@ def quantize_int8(model: Any, request: ExportRequest, size: tuple[int, int], bat
 
         log.info("accuracy-controlled INT8: PSNR drop budget %.2f dB on %d held-out frames",
                  budget, len(held_out))
-        quantized = nncf.quantize_with_accuracy_control(
-            model, calibration, nncf.Dataset(pairs), validate,
-            max_drop=budget, drop_type=nncf.DropType.ABSOLUTE, subset_size=len(fit),
-            ignored_scope=scope,
-            advanced_accuracy_restorer_parameters=nncf.AdvancedAccuracyRestorerParameters(
-                max_num_iterations=MAX_RESTORED_GROUPS, ranking_subset_size=RANKING_FRAMES),
-        )
+        with _nncf_logs_warnings():
+            quantized = nncf.quantize_with_accuracy_control(
+                model, calibration, nncf.Dataset(pairs), validate,
+                max_drop=budget, drop_type=nncf.DropType.ABSOLUTE, subset_size=len(fit),
+                ignored_scope=scope,
+                advanced_accuracy_restorer_parameters=nncf.AdvancedAccuracyRestorerParameters(
+                    max_num_iterations=MAX_RESTORED_GROUPS, ranking_subset_size=RANKING_FRAMES),
+            )
         reference = float(np.mean(_psnr_vs_targets(_compile(model, fp32_options), pairs)))
         achieved = float(np.mean(_psnr_vs_targets(_compile(quantized, fp32_options), pairs)))
         drop = round(reference - achieved, 3)
