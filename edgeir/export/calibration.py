@@ -14,9 +14,16 @@ def calibration_frames(
 ) -> tuple[CalibrationSet, CalibrationSet]:
     """(frames to calibrate on, held-out frames to measure on): the last quarter is held
     out, so that the INT8 error is never measured on the frames that set its ranges."""
-    spec = request.options.get("calib") or DEFAULT_SOURCE
-    frames = open_calibration(spec, size, request.options.get("calib_frames") or DEFAULT_COUNT,
-                              task=request.task)
+    spec = str(request.options.get("calib") or DEFAULT_SOURCE)
+    count = request.options.get("calib_frames")
+    if count is not None and spec.endswith(".npz"):
+        raise EdgeIRError(
+            f"expected --calib-frames only with a source to take frames from, found it with {spec}, "
+            "which holds a fixed set: choose the count in edgeir calib -n"
+        )
+    if count is not None and count < 2:
+        raise EdgeIRError(f"expected --calib-frames of at least 2 (a quarter is held out), found {count}")
+    frames = open_calibration(spec, size, DEFAULT_COUNT if count is None else count, task=request.task)
     if len(frames) < 2:
         raise EdgeIRError(f"expected at least 2 calibration frames (1 held out), found {len(frames)} in {spec}")
     fit, held_out = frames.split(max(1, len(frames) // 4))

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from edgeir.export.request import ExportRequest, ExportResult, versions
 from edgeir.fileio import remove, sha256_of
 from edgeir.manifest import manifest_path
 from edgeir.models import exportable
+from edgeir.runtimes.openvino_backend import precision_name
 
 log = logging.getLogger("edgeir")
 
@@ -55,12 +57,6 @@ def _compile(model: Any, options: dict[str, Any]) -> Any:
     import openvino as ov
 
     return ov.Core().compile_model(model, "CPU", options)
-
-
-def precision_name(compiled: Any) -> str:
-    """The compiled model's inference precision as OpenVINO spells it (f32, bf16, f16)."""
-    hint = compiled.get_property("INFERENCE_PRECISION_HINT")
-    return hint.to_string() if hasattr(hint, "to_string") else str(hint)
 
 
 def _run(compiled: Any, x: np.ndarray) -> np.ndarray:
@@ -118,18 +114,25 @@ def _psnr_vs_targets(compiled: Any, pairs: Iterable[tuple[np.ndarray, np.ndarray
 
 
 @contextlib.contextmanager
-def _nncf_logs_warnings() -> Iterator[None]:
-    """NNCF logs every node it skips at INFO: thousands of lines for ConvIR. Its progress
-    bars and warnings stay; what was kept in higher precision goes to the manifest.
-    Unless edgeir's own logger is at DEBUG."""
+def _nncf_quietly() -> Iterator[None]:
+    """NNCF logs every node it skips at INFO (thousands of lines for ConvIR; kept unless
+    edgeir's own logger is at DEBUG), and writes its logs and progress bars to stdout,
+    which edgeir keeps for results (``--json``): both go to stderr here."""
     nncf_logger = logging.getLogger("nncf")
     before = nncf_logger.level
     if log.getEffectiveLevel() > logging.DEBUG:
         nncf_logger.setLevel(max(before, logging.WARNING))
+    moved = [h for h in nncf_logger.handlers
+             if isinstance(h, logging.StreamHandler) and h.stream is sys.stdout]
+    for handler in moved:
+        handler.setStream(sys.stderr)
     try:
-        yield
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
     finally:
         nncf_logger.setLevel(before)
+        for handler in moved:
+            handler.setStream(sys.stdout)
 
 
 def quantize_int8(model: Any, request: ExportRequest, size: tuple[int, int], batch: int,
@@ -149,7 +152,7 @@ def quantize_int8(model: Any, request: ExportRequest, size: tuple[int, int], bat
     details: dict[str, Any] = {"quantizer": f"nncf {nncf.__version__} post-training quantization",
                                "kept_fp32": list(keep), "calibration": describe(fit, held_out)}
     if budget is None:
-        with _nncf_logs_warnings():
+        with _nncf_quietly():
             quantized = nncf.quantize(model, calibration, subset_size=len(fit), ignored_scope=scope)
     else:
         if held_out.targets is None:
@@ -169,7 +172,7 @@ def quantize_int8(model: Any, request: ExportRequest, size: tuple[int, int], bat
 
         log.info("accuracy-controlled INT8: PSNR drop budget %.2f dB on %d held-out frames",
                  budget, len(held_out))
-        with _nncf_logs_warnings():
+        with _nncf_quietly():
             quantized = nncf.quantize_with_accuracy_control(
                 model, calibration, nncf.Dataset(pairs), validate,
                 max_drop=budget, drop_type=nncf.DropType.ABSOLUTE, subset_size=len(fit),
@@ -201,6 +204,11 @@ def export_openvino(request: ExportRequest) -> ExportResult:
     import openvino as ov
 
     target, shapes = request.target, request.shapes
+    if request.options.get("max_psnr_drop") is not None and shapes.static and shapes.max_batch > 1:
+        raise EdgeIRError(
+            "expected --batch 1 with --max-psnr-drop (NNCF validates one frame at a time), "
+            f"found --batch {shapes.max_batch}"
+        )
     rewrite = exportable(request.weights.build(request.variant, request.task))
     graph = trace(rewrite, shapes, DEFAULT_OPSET)
     with tempfile.TemporaryDirectory(prefix="edgeir-ov-") as tmp:
@@ -212,6 +220,8 @@ def export_openvino(request: ExportRequest) -> ExportResult:
 
     batch = shapes.max_batch if shapes.static else 1
     size = shapes.opt if shapes.static else shapes.min
+    if target.precision == "fp16":
+        model = _with_fp16_weights(model)
     runtime_options = dict(PINNED_F32) if target.precision in ("fp32", "int8") else {}
     details: dict[str, Any] = {}
     held_out = None
@@ -244,7 +254,7 @@ def export_openvino(request: ExportRequest) -> ExportResult:
                                 runtime_options=runtime_options)
     for key, value in manifest.metadata().items():
         model.set_rt_info(value, ["edgeir", key.removeprefix("edgeir.")])
-    return _write(model, manifest, request.output, compress=target.precision == "fp16")
+    return _write(model, manifest, request.output)
 
 
 def _check(precision: str, parity: dict[str, Any], details: dict[str, Any]) -> None:
@@ -258,6 +268,11 @@ def _check(precision: str, parity: dict[str, Any], details: dict[str, Any]) -> N
             f"parity check failed: expected openvino-fp16 within {FP16_MIN_PSNR} dB of PyTorch, "
             f"found {parity['psnr_db']} dB; nothing was written"
         )
+    if precision == "int8" and not (parity["psnr_db"] or 100) >= INT8_MIN_PSNR:
+        raise EdgeIRError(
+            f"parity check failed: expected the INT8 IR within {INT8_MIN_PSNR} dB PSNR of PyTorch, "
+            f"found {parity['psnr_db']} dB; nothing was written"
+        )
     if precision == "int8" and not details["psnr_vs_fp32_graph_db"] >= INT8_MIN_PSNR:
         raise EdgeIRError(
             f"parity check failed: expected the INT8 IR within {INT8_MIN_PSNR} dB PSNR of the FP32 "
@@ -266,7 +281,20 @@ def _check(precision: str, parity: dict[str, Any], details: dict[str, Any]) -> N
         )
 
 
-def _write(model: Any, manifest: Any, xml: Path, compress: bool) -> ExportResult:
+def _with_fp16_weights(model: Any) -> Any:
+    """The model as ``openvino-fp16`` writes it (weights compressed to FP16, as
+    ``save_model`` does), read back into memory, so that the parity check runs the
+    weights users get."""
+    import openvino as ov
+
+    with tempfile.TemporaryDirectory(prefix="edgeir-ov-fp16-") as tmp:
+        xml = Path(tmp) / "model.xml"
+        ov.save_model(model, str(xml), compress_to_fp16=True)
+        weights = ov.Tensor(np.fromfile(xml.with_suffix(".bin"), dtype=np.uint8))
+        return ov.Core().read_model(model=xml.read_text(), weights=weights)
+
+
+def _write(model: Any, manifest: Any, xml: Path) -> ExportResult:
     """The IR is two files, written in a scratch folder beside the output; the .bin goes
     into place first, then the manifest, then the .xml users open, and a failure removes
     what was placed, so an .xml never stands without its weights and manifest."""
@@ -277,7 +305,7 @@ def _write(model: Any, manifest: Any, xml: Path, compress: bool) -> ExportResult
     weights = xml.with_suffix(".bin")
     with tempfile.TemporaryDirectory(prefix=f".{xml.name}.", suffix=".partial", dir=xml.parent) as tmp:
         staged = Path(tmp) / "model.xml"
-        ov.save_model(model, str(staged), compress_to_fp16=compress)
+        ov.save_model(model, str(staged), compress_to_fp16=False)  # openvino-fp16 is already
         staged_bin = staged.with_suffix(".bin")
         manifest.artifact = {
             "file": xml.name, "sha256": sha256_of(staged), "size_bytes": staged.stat().st_size,

@@ -7,6 +7,7 @@ tensor of the same shape. Frame handling (dtypes, padding, tiling) lives above, 
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,15 @@ class RuntimeInfo:
             "notes": self.notes,
             "weights": self.weights,
         }
+
+
+def import_runtime(module: str, purpose: str, extra: str) -> Any:
+    """Import a runtime only when a backend opens an artifact, so a missing extra fails
+    that backend alone, with the install command."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise EdgeIRError(f'{purpose} needs {module}, which is not installed: pip install "edgeir[{extra}]"') from None
 
 
 def artifact_task(manifest: Manifest | None, task: str | None, path: object, notes: list[str]) -> str:

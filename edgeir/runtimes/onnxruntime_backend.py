@@ -9,7 +9,7 @@ import numpy as np
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
 from edgeir.models.registry import get_task
-from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task
+from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_runtime
 
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 """CoreML's provider is left out on purpose: it may compute in FP16 whatever the graph
@@ -35,12 +35,7 @@ class OnnxRuntime(Runtime):
         self, path: str | Path, manifest: Manifest | None, device: str | None = None,
         task: str | None = None,
     ) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise EdgeIRError(
-                'running .onnx models needs onnxruntime: pip install "edgeir[onnx]"'
-            ) from None
+        ort = import_runtime("onnxruntime", "running .onnx models", "onnx")
         providers = _providers(device, ort.get_available_providers())
         try:
             self.session = ort.InferenceSession(str(path), providers=providers)

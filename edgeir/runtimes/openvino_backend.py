@@ -7,6 +7,7 @@ reported is the one the compiled model says it uses, not the one the file stores
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,22 @@ import numpy as np
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
 from edgeir.models.registry import get_task
-from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task
+from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_runtime
 
 PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
 
 
+def precision_name(compiled: Any) -> str:
+    """The compiled model's inference precision as OpenVINO spells it (f32, bf16, f16)."""
+    hint = compiled.get_property("INFERENCE_PRECISION_HINT")
+    return hint.to_string() if hasattr(hint, "to_string") else str(hint)
+
+
 def _device(device: str | None, available: list[str]) -> str:
+    """``cuda:1`` and ``gpu:1`` name OpenVINO's ``GPU.1``."""
     if device is None:
         return "CPU"
-    wanted = device.upper().replace("CUDA", "GPU")
+    wanted = device.upper().replace("CUDA", "GPU").replace(":", ".")
     if wanted not in available:
         raise EdgeIRError(f"expected an OpenVINO device ({', '.join(available)}), found {device!r}")
     return wanted
@@ -41,10 +49,7 @@ class OpenVinoRuntime(Runtime):
         self, path: str | Path, manifest: Manifest | None, device: str | None = None,
         task: str | None = None,
     ) -> None:
-        try:
-            import openvino as ov
-        except ImportError:
-            raise EdgeIRError('running OpenVINO IR needs openvino: pip install "edgeir[openvino]"') from None
+        ov = import_runtime("openvino", "running OpenVINO IR", "openvino")
         path = Path(path)
         if not path.with_suffix(".bin").is_file():
             raise EdgeIRError(f"expected the weights {path.with_suffix('.bin').name} beside {path.name}, found none")
@@ -60,9 +65,15 @@ class OpenVinoRuntime(Runtime):
         task = artifact_task(manifest, task, path, notes)
         options = dict(manifest.runtime_options) if manifest else {}
         target = _device(device, core.available_devices)
-        self.compiled = core.compile_model(model, target, options)
-        hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")
-        used = hint.to_string() if hasattr(hint, "to_string") else str(hint)
+        try:
+            self.compiled = core.compile_model(model, target, options)
+        except Exception as exc:  # a plugin that fails, or options this OpenVINO does not know
+            first = str(exc).strip().splitlines()[0]
+            raise EdgeIRError(
+                f"expected OpenVINO to compile {path.name} for {target} with {options or 'no options'}: {first}"
+            ) from None
+        self._requests = threading.local()
+        used = precision_name(self.compiled)
         stored = manifest.precision if manifest else "fp32"
         precision = PRECISION_NAMES.get(used, used)
         if stored == "int8":
@@ -82,8 +93,13 @@ class OpenVinoRuntime(Runtime):
         )
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        # compiled(...) creates an infer request per call, so concurrent calls are safe.
-        return next(iter(self.compiled(x).values()))
+        # One infer request per thread (compiled(...) would share one between threads), so a
+        # Restorer can be shared as its docstring says; outputs are copies (share_outputs=False).
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self.compiled.create_infer_request()
+        return next(iter(request.infer(x, share_outputs=False).values()))
 
     def close(self) -> None:
         self.compiled = None
+        self._requests = threading.local()

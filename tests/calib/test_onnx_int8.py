@@ -92,3 +92,15 @@ def test_kept_scope_has_no_quantized_conv(tmp_path):
     assert all(produced[n.input[1]].op_type == "DequantizeLinear" for n in others)
     assert result.manifest.details["calibration_method"] == "percentile"
 
+
+
+def test_calibration_count_is_never_ignored(tmp_path):
+    from edgeir.calib import from_synthetic
+
+    calib = tmp_path / "c.npz"
+    from_synthetic((256, 256), count=4).save(calib)
+    with pytest.raises(EdgeIRError, match="--calib-frames only with a source to take frames from"):
+        export("onnx-int8", output=tmp_path / "x.onnx", shape=(256, 256), calib=str(calib), calib_frames=8)
+    with pytest.raises(EdgeIRError, match="--calib-frames of at least 2"):
+        export("onnx-int8", output=tmp_path / "x.onnx", shape=(256, 256), calib_frames=1)
+    assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]

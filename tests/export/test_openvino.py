@@ -59,6 +59,15 @@ def test_fp16_reports_what_the_cpu_computes(random_checkpoint, fp32_ir, tmp_path
     assert result.artifact.with_suffix(".bin").stat().st_size < 0.6 * fp32_bin
     x = np.random.default_rng(0).random((1, 3, 256, 256), dtype=np.float32)
     assert np.abs(runtime(x) - load(fp32_ir.artifact)(x)).max() < 0.05
+    # the parity figures were measured on the FP16 weights that were written
+    from edgeir.export.parity import parity_input
+    from edgeir.models import load_checkpoint
+
+    probe, _ = parity_input(1, (256, 256), None)
+    with torch.no_grad():
+        reference = exportable(load_checkpoint(random_checkpoint))(torch.from_numpy(probe)).numpy()
+    written = float(np.abs(runtime(probe) - reference).max())
+    assert written == pytest.approx(result.manifest.parity["max_abs"], rel=1e-3)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +110,8 @@ def test_bad_requests(tmp_path, random_checkpoint):
     frames.mkdir()
     with pytest.raises(EdgeIRError, match="does not accept --max-psnr-drop"):
         export("openvino", output=tmp_path / "a.xml", max_psnr_drop=0.5)
+    with pytest.raises(EdgeIRError, match="expected --batch 1 with --max-psnr-drop"):
+        export("openvino-int8", output=tmp_path / "a.xml", shape=(256, 256), batch=2, max_psnr_drop=0.5)
     with pytest.raises(EdgeIRError, match="found '/Nowhere' in none"):
         export("openvino-int8", weights=random_checkpoint, output=tmp_path / "b.xml",
                shape=(256, 256), calib_frames=4, keep_fp32=["/Nowhere"])

@@ -117,3 +117,10 @@ def test_named_models_use_the_default_weights():
     assert "random initialisation of ConvIR-L" in load("convir-l", device="cpu").info.weights
     with pytest.raises(EdgeIRError, match="a model file or one of convir-s, convir-b, convir-l"):
         load("convir-xl")
+
+
+def test_missing_runtime_names_its_extra():
+    from edgeir.runtimes.base import import_runtime
+
+    with pytest.raises(EdgeIRError, match=r'running X needs edgeir_no_such_runtime, which is not installed: pip install "edgeir\[x\]"'):
+        import_runtime("edgeir_no_such_runtime", "running X", "x")
