@@ -19,7 +19,7 @@ import torch
 
 from edgeir.calib.sources import CalibrationSet
 from edgeir.errors import EdgeIRError
-from edgeir.export.parity import compare, parity_input
+from edgeir.export.parity import compare, held_out_agreement, parity_input
 from edgeir.export.request import ExportRequest, ExportResult, versions
 from edgeir.fileio import atomic_path, sha256_of
 from edgeir.manifest import manifest_path
@@ -140,15 +140,10 @@ def to_int8(
     keep = keep_fp32(options.get("keep_fp32"), default=())
     quantized, details = quantize(model, fit, scheme.name, method, keep, batch=batch)
     fp32_session, int8_session = session(model), session(quantized)
-    scores = [compare(fp32_session.run(None, {INPUT_NAME: b})[0],
-                      int8_session.run(None, {INPUT_NAME: b})[0])["psnr_db"]
-              for b in held_out.batches(batch, whole=True)]
-    details.update({
-        "calibration": describe(fit, held_out),
-        "psnr_vs_fp32_graph_db": round(float(np.mean(scores)), 2),
-        "psnr_vs_fp32_graph_min_db": min(scores),
-        "psnr_measured_on": f"{len(held_out)} held-out calibration frames",
-    })
+    details["calibration"] = describe(fit, held_out)
+    details.update(held_out_agreement(lambda b: fp32_session.run(None, {INPUT_NAME: b})[0],
+                                      lambda b: int8_session.run(None, {INPUT_NAME: b})[0],
+                                      held_out, batch))
     log.info("INT8 vs FP32 graph on %d held-out frames: %.2f dB", len(held_out), details["psnr_vs_fp32_graph_db"])
     return quantized, details, held_out
 
@@ -171,12 +166,13 @@ def check_parity(parity: dict[str, Any], details: dict[str, Any], precision: str
             f"found max abs error {parity['max_abs']:.3g}; nothing was written"
         )
     floor = {"fp16": FP16_MIN_PSNR, "int8": INT8_MIN_PSNR}.get(precision)
-    if floor is not None:
-        psnr = details["psnr_vs_fp32_graph_db"]
+    if floor is None:
+        return
+    for against, psnr in (("the FP32 graph", details["psnr_vs_fp32_graph_db"]), ("PyTorch", parity["psnr_db"])):
         if psnr is not None and not psnr >= floor:
             raise EdgeIRError(
                 f"parity check failed: expected the {precision.upper()} graph within {floor} dB "
-                f"PSNR of the FP32 graph, found {psnr} dB; nothing was written"
+                f"PSNR of {against}, found {psnr} dB; nothing was written"
                 + ("; try --calib with your own frames, --calib-method or --keep-fp32"
                    if precision == "int8" else "")
             )

@@ -28,7 +28,7 @@ import torch
 from edgeir.calib.sources import CalibrationSet
 from edgeir.errors import EdgeIRError
 from edgeir.export.onnx import DEFAULT_OPSET, FP32_MAX_ABS, INT8_MIN_PSNR, trace
-from edgeir.export.parity import compare, parity_input
+from edgeir.export.parity import IDENTICAL_PSNR_DB, compare, held_out_agreement, parity_input
 from edgeir.export.request import ExportRequest, ExportResult, versions
 from edgeir.fileio import remove, sha256_of
 from edgeir.manifest import manifest_path
@@ -109,7 +109,7 @@ def _psnr_vs_targets(compiled: Any, pairs: Iterable[tuple[np.ndarray, np.ndarray
     scores = []
     for x, target in pairs:
         out = np.clip(_run(compiled, x), 0, 1)
-        scores.append(compare(target, out)["psnr_db"] or 100.0)
+        scores.append(compare(target, out)["psnr_db"] or IDENTICAL_PSNR_DB)
     return scores
 
 
@@ -231,10 +231,8 @@ def export_openvino(request: ExportRequest) -> ExportResult:
     compiled = _compile(model, runtime_options)
     if held_out is not None:
         fp32_compiled = _compile(fp32_model, PINNED_F32)
-        scores = [compare(_run(fp32_compiled, b), _run(compiled, b))["psnr_db"]
-                  for b in held_out.batches(batch, whole=True)]
-        details["psnr_vs_fp32_graph_db"] = round(float(np.mean(scores)), 2)
-        details["psnr_measured_on"] = f"{len(held_out)} held-out calibration frames"
+        details.update(held_out_agreement(lambda b: _run(fp32_compiled, b), lambda b: _run(compiled, b),
+                                          held_out, batch))
     x, described = parity_input(batch, size, held_out)
     with torch.no_grad():
         reference = rewrite(torch.from_numpy(x)).numpy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +20,26 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
     return {
         "max_abs": float(np.max(np.abs(diff))),
         "psnr_db": None if mse == 0 else round(10 * math.log10(1.0 / mse), 2),
+    }
+
+
+IDENTICAL_PSNR_DB = 100.0
+"""Stands for the infinite PSNR of identical outputs where a number is needed (means)."""
+
+
+def held_out_agreement(
+    reference: Callable[[np.ndarray], np.ndarray], candidate: Callable[[np.ndarray], np.ndarray],
+    held_out: CalibrationSet, batch: int,
+) -> dict[str, object]:
+    """PSNR of a reduced-precision artifact against its FP32 graph on the held-out
+    calibration frames (never the frames that set its ranges): the figures every INT8
+    manifest records."""
+    scores = [compare(reference(b), candidate(b))["psnr_db"] or IDENTICAL_PSNR_DB
+              for b in held_out.batches(batch, whole=True)]
+    return {
+        "psnr_vs_fp32_graph_db": round(float(np.mean(scores)), 2),
+        "psnr_vs_fp32_graph_min_db": min(scores),
+        "psnr_measured_on": f"{len(held_out)} held-out calibration frames",
     }
 
 
