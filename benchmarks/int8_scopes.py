@@ -54,8 +54,12 @@ def main() -> None:
     parser.add_argument("--calib-frames", type=int, default=16)
     args = parser.parse_args()
 
+    import logging
+
     import nncf
     import openvino as ov
+
+    logging.getLogger("nncf").setLevel(logging.WARNING)  # one INFO line per skipped node otherwise
 
     core = ov.Core()
     with tempfile.TemporaryDirectory() as tmp:

@@ -46,8 +46,8 @@ RANKING_FRAMES = 2
 NOT_QUANTIZED_TYPES = ("Add", "Multiply", "Subtract", "ReduceMean", "Interpolate", "AvgPool",
                        "Concat", "MVN")
 """Ops whose inputs NNCF would also quantize by default; only convolutions are. Measured on
-the demo weights: quantizing the element-wise ops of the dynamic filters as well cost 1.2 dB
-PSNR at 256x256 (0.5 dB at 720x1280) for 8% more speed (docs/benchmarks.md); the ONNX INT8
+the demo weights: quantizing the element-wise ops of the dynamic filters as well cost 1.1 dB
+PSNR at 256x256 (0.45 dB at 720x1280) for 8-16% more speed (docs/benchmarks.md); the ONNX INT8
 path quantizes only ``Conv`` for the same reason."""
 FP16_MIN_PSNR = 35.0
 """``openvino-fp16`` against the FP32 graph, as the CPU runs it (bf16 compute here)."""
