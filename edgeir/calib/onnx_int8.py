@@ -38,16 +38,19 @@ class Scheme:
     activations: str
     """``uint8`` or ``int8``."""
     symmetric_activations: bool
+    quantize_bias: bool
+    """int32 bias Q/DQ: ONNX Runtime fuses it into QLinearConv; TensorRT's parser takes no
+    int32 DequantizeLinear, so the ``trt`` scheme leaves biases in float."""
     summary: str
 
 
 SCHEMES = {
     s.name: s
     for s in (
-        Scheme("cpu", "uint8", False, "uint8 asymmetric activations, int8 symmetric per-channel "
+        Scheme("cpu", "uint8", False, True, "uint8 asymmetric activations, int8 symmetric per-channel "
                "weights (fastest on ONNX Runtime's x86 kernels)"),
-        Scheme("trt", "int8", True, "int8 symmetric activations and per-channel weights, every "
-               "zero point 0 (TensorRT explicit quantization)"),
+        Scheme("trt", "int8", True, False, "int8 symmetric activations and per-channel weights, "
+               "every zero point 0, float biases (TensorRT explicit quantization)"),
     )
 }
 
@@ -151,7 +154,7 @@ def quantize(
                 op_types_to_quantize=list(QUANTIZED_OP_TYPES),
                 nodes_to_exclude=excluded,
                 extra_options={"ActivationSymmetric": chosen.symmetric_activations,
-                               "WeightSymmetric": True},
+                               "WeightSymmetric": True, "QuantizeBias": chosen.quantize_bias},
             )
         result = onnx.load(str(quantized))
     details = {

@@ -10,6 +10,7 @@ from edgeir.export.targets import TARGETS
 
 TARGET_OPTIONS = (
     "opset", "calib", "calib_frames", "calib_method", "keep_fp32", "int8_scheme", "max_psnr_drop",
+    "workspace", "timing_cache",
 )
 """Target-specific options: passed only when given, so a target that does not take one
 refuses it instead of ignoring it."""
@@ -35,7 +36,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     parity = summary["parity"]
-    print(f"{summary['target']} ({summary['precision']}): {summary['artifact']}")
+    if summary["status"] == "onnx-only":
+        print(f"{summary['target']} ({summary['precision']}): engine not built here ({summary['why']})")
+    else:
+        print(f"{summary['target']} ({summary['precision']}): {summary['artifact']}")
+    if "onnx" in summary:
+        print(f"  onnx      {summary['onnx']} (TRT-ready)")
     print(f"  manifest  {summary['manifest']}")
     print(f"  parity    max abs {parity['max_abs']:.2e}, PSNR {parity['psnr_db']} dB "
           f"vs {parity['reference']}")
@@ -51,6 +57,16 @@ def run(args: argparse.Namespace) -> int:
         left = details.get("higher_precision_convolutions")
         count = f" ({len(left)} convolution(s) in higher precision)" if left is not None else ""
         print(f"  fp32      kept {', '.join(details['kept_fp32']) or 'nothing'}{count}")
+    if "fp32_node_count" in details:
+        kept = ", ".join(f"{op} x{n}" for op, n in details["fp32_node_count"].items()) or "nothing"
+        print(f"  fp32 ops  {kept} (everything else {'FP16' if summary['precision'] == 'fp16' else 'INT8 or FP16'})")
+    if "cpu_check" in details:
+        cpu = details["cpu_check"]
+        print(f"  cpu check {cpu['psnr_vs_fp32_graph_db']} dB vs the FP32 graph in ONNX Runtime, "
+              f"{cpu['psnr_fp16_emulated_db']} dB with FP16 storage emulated; TensorRT check "
+              f"{'passed' if details['tensorrt']['compatibility']['ok'] else 'FAILED'}")
+    if summary["status"] == "onnx-only":
+        print(f"  build it on the device:\n    {summary['build_engine']}\n  or:\n    {summary['trtexec']}")
     if "max_psnr_drop_db" in details:
         verdict = "within budget" if details["within_budget"] else "OVER BUDGET: NNCF could not meet it"
         print(f"  budget    PSNR drop {details['psnr_drop_db']} dB vs sharp frames, budget "
@@ -93,7 +109,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     int8.add_argument("--calib-frames", type=int, default=None, metavar="N",
                       help="frames to take from an image folder, video or synthetic (default: 32)")
     int8.add_argument("--calib-method", choices=["minmax", "entropy", "percentile"], default=None,
-                      help="how activation ranges are set (default: minmax)")
+                      help="how activation ranges are set (default: minmax; trt-int8 takes "
+                      "minmax or entropy)")
     int8.add_argument("--keep-fp32", nargs="+", default=None, metavar="NODE_OR_OP_TYPE",
                       help="leave these unquantized: node names, scopes such as /Decoder.2, or op "
                       "types as the runtime names them (ONNX: Conv; OpenVINO: Convolution). For "
@@ -106,6 +123,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     int8.add_argument("--int8-scheme", choices=["cpu", "trt"], default=None,
                       help="onnx-int8: cpu = uint8 activations, fastest on ONNX Runtime (default); "
                       "trt = symmetric int8 with zero points 0, what TensorRT accepts")
+    trt = parser.add_argument_group("TensorRT targets")
+    trt.add_argument("--workspace", type=int, default=None, metavar="MB",
+                     help="TensorRT builder workspace (default: 4096 MB)")
+    trt.add_argument("--timing-cache", metavar="PATH",
+                     help="TensorRT timing cache: read if it exists, written after the build, so "
+                     "rebuilds on the same GPU are faster")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="artifact path (default: convir-VARIANT_TASK_TARGET.SUFFIX here)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")

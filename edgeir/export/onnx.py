@@ -102,6 +102,14 @@ def _repair(model: Any) -> Any:
     return model
 
 
+def residual_adds(model: Any) -> list[str]:
+    """The Add nodes that add the input image to the network's residual: kept in FP32 by
+    the FP16 graphs, so the restored image keeps the input's precision where the network
+    changes little."""
+    graph_input = model.graph.input[0].name
+    return [n.name for n in model.graph.node if n.op_type == "Add" and graph_input in n.input]
+
+
 def to_fp16(model: Any) -> tuple[Any, dict[str, Any]]:
     """FP16 weights and activations with FP32 inputs/outputs; ``FP16_KEEP_OPS`` and the
     residual add of the input image stay FP32, so the restored image keeps the input's
@@ -109,8 +117,7 @@ def to_fp16(model: Any) -> tuple[Any, dict[str, Any]]:
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
-    graph_input = model.graph.input[0].name
-    residual = [n.name for n in model.graph.node if n.op_type == "Add" and graph_input in n.input]
+    residual = residual_adds(model)
     log.info("converting to FP16 (FP32 kept for %s and %s)", ", ".join(FP16_KEEP_OPS), residual)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

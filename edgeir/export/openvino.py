@@ -12,13 +12,11 @@ against a PSNR budget (``--max-psnr-drop``).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
-import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from edgeir.export.request import ExportRequest, ExportResult, versions
 from edgeir.fileio import remove, sha256_of
 from edgeir.manifest import manifest_path
 from edgeir.models import exportable
+from edgeir.quiet import quietly
 from edgeir.runtimes.openvino_backend import precision_name
 
 log = logging.getLogger("edgeir")
@@ -113,28 +112,6 @@ def _psnr_vs_targets(compiled: Any, pairs: Iterable[tuple[np.ndarray, np.ndarray
     return scores
 
 
-@contextlib.contextmanager
-def _nncf_quietly() -> Iterator[None]:
-    """NNCF logs every node it skips at INFO (thousands of lines for ConvIR; kept unless
-    edgeir's own logger is at DEBUG), and writes its logs and progress bars to stdout,
-    which edgeir keeps for results (``--json``): both go to stderr here."""
-    nncf_logger = logging.getLogger("nncf")
-    before = nncf_logger.level
-    if log.getEffectiveLevel() > logging.DEBUG:
-        nncf_logger.setLevel(max(before, logging.WARNING))
-    moved = [h for h in nncf_logger.handlers
-             if isinstance(h, logging.StreamHandler) and h.stream is sys.stdout]
-    for handler in moved:
-        handler.setStream(sys.stderr)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        nncf_logger.setLevel(before)
-        for handler in moved:
-            handler.setStream(sys.stdout)
-
-
 def quantize_int8(model: Any, request: ExportRequest, size: tuple[int, int], batch: int,
                   fp32_options: dict[str, Any]) -> tuple[Any, dict[str, Any], CalibrationSet]:
     """(INT8 model, what was done, the held-out frames it was not calibrated on)."""
@@ -152,7 +129,7 @@ def quantize_int8(model: Any, request: ExportRequest, size: tuple[int, int], bat
     details: dict[str, Any] = {"quantizer": f"nncf {nncf.__version__} post-training quantization",
                                "kept_fp32": list(keep), "calibration": describe(fit, held_out)}
     if budget is None:
-        with _nncf_quietly():
+        with quietly("nncf"):
             quantized = nncf.quantize(model, calibration, subset_size=len(fit), ignored_scope=scope)
     else:
         if held_out.targets is None:
@@ -172,7 +149,7 @@ def quantize_int8(model: Any, request: ExportRequest, size: tuple[int, int], bat
 
         log.info("accuracy-controlled INT8: PSNR drop budget %.2f dB on %d held-out frames",
                  budget, len(held_out))
-        with _nncf_quietly():
+        with quietly("nncf"):
             quantized = nncf.quantize_with_accuracy_control(
                 model, calibration, nncf.Dataset(pairs), validate,
                 max_drop=budget, drop_type=nncf.DropType.ABSOLUTE, subset_size=len(fit),

@@ -78,6 +78,23 @@ TARGETS: dict[str, Target] = {
             "OpenVINO IR quantized by NNCF on your frames (--calib); --max-psnr-drop DB "
             "returns layers to higher precision until the PSNR drop is within budget",
         ),
+        Target(
+            "trt-fp16", ".engine", "fp16", "tensorrt", "tensorrt",
+            ("onnx", "onnxruntime", "onnxslim", "modelopt"), frozenset({"workspace", "timing_cache"}),
+            "edgeir.export.tensorrt:export_tensorrt",
+            "TensorRT FP16 engine, built where TensorRT and a CUDA GPU are; everywhere the "
+            "TRT-ready FP16 ONNX (ModelOpt AutoCast), checked for TensorRT and verified on the CPU, "
+            "and the command that builds the engine on the device",
+        ),
+        Target(
+            "trt-int8", ".engine", "int8", "tensorrt", "tensorrt",
+            ("onnx", "onnxruntime", "onnxslim", "modelopt"),
+            frozenset({"workspace", "timing_cache", "calib", "calib_frames", "calib_method", "keep_fp32"}),
+            "edgeir.export.tensorrt:export_tensorrt",
+            "TensorRT INT8 engine from a Q/DQ graph (ModelOpt, zero points 0, FP16 elsewhere) "
+            "calibrated on your frames (--calib); built where TensorRT and a CUDA GPU are, else "
+            "the TRT-ready ONNX and the build command",
+        ),
     )
 }
 

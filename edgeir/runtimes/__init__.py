@@ -17,7 +17,8 @@ from edgeir.runtimes.base import Runtime, RuntimeInfo
 __all__ = ["Runtime", "RuntimeInfo", "load"]
 
 CHECKPOINT_SUFFIXES = (".pkl", ".pth", ".pt")
-SUFFIX_RUNTIMES = {".onnx": "onnxruntime", ".xml": "openvino", **{s: "torch" for s in CHECKPOINT_SUFFIXES}}
+SUFFIX_RUNTIMES = {".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt",
+                   **{s: "torch" for s in CHECKPOINT_SUFFIXES}}
 MODEL_NAMES = {"convir-s": "s", "convir-b": "b", "convir-l": "l"}
 """Names ``load`` accepts instead of a file: that variant in PyTorch, default weights."""
 
@@ -31,6 +32,10 @@ def _open(runtime: str, path: Path, manifest: Manifest | None, device: str | Non
         from edgeir.runtimes.openvino_backend import OpenVinoRuntime
 
         return OpenVinoRuntime(path, manifest, device, task=kw.get("task"))
+    if runtime == "tensorrt":
+        from edgeir.runtimes.tensorrt_backend import TensorRTRuntime
+
+        return TensorRTRuntime(path, manifest, device, task=kw.get("task"))
     if runtime == "torch":
         from edgeir.runtimes.torch_backend import TorchRuntime
 

@@ -48,13 +48,15 @@ class RuntimeInfo:
         }
 
 
-def import_runtime(module: str, purpose: str, extra: str) -> Any:
+def import_runtime(module: str, purpose: str, extra: str, install: str | None = None) -> Any:
     """Import a runtime only when a backend opens an artifact, so a missing extra fails
-    that backend alone, with the install command."""
+    that backend alone, with the install command (``install`` where pip's extra cannot
+    provide it)."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise EdgeIRError(f'{purpose} needs {module}, which is not installed: pip install "edgeir[{extra}]"') from None
+        how = install or f'pip install "edgeir[{extra}]"'
+        raise EdgeIRError(f"{purpose} needs {module}, which is not installed: {how}") from None
 
 
 def artifact_task(manifest: Manifest | None, task: str | None, path: object, notes: list[str]) -> str:

@@ -49,6 +49,11 @@ def test_scheme_form(int8):
     assert zeros["weights"] == {("int8", 0)}  # symmetric per-channel weights in both
     if scheme == "trt":
         assert zeros["activations"] == {("int8", 0)}  # what TensorRT's explicit quantization takes
+        # and no int32 bias Q/DQ, which TensorRT's parser rejects
+        from edgeir.export.tensorrt.compat import check_graph
+
+        report = check_graph(onnx.load(str(int8.artifact)), int8.manifest.input_shapes)
+        assert report.ok, report.problems[:3]
     else:
         assert {dtype for dtype, _ in zeros["activations"]} == {"uint8"}
         assert max(z for _, z in zeros["activations"]) > 0  # asymmetric

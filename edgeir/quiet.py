@@ -1,0 +1,42 @@
+"""Keep a quantization library's chatter off stdout and out of sight.
+
+NNCF and NVIDIA ModelOpt log at INFO by default (thousands of lines for ConvIR: every
+node they skip or convert) and write logs and progress to stdout, which edgeir keeps for
+results (``--json``). Inside ``quietly``, their loggers stop below WARNING unless edgeir's
+own logger is at DEBUG, and everything they print goes to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+
+log = logging.getLogger("edgeir")
+
+
+def _family(name: str) -> list[logging.Logger]:
+    names = [n for n in logging.root.manager.loggerDict if n == name or n.startswith(name + ".")]
+    return [logging.getLogger(n) for n in sorted({name, *names})]
+
+
+@contextlib.contextmanager
+def quietly(logger_name: str) -> Iterator[None]:
+    loggers = _family(logger_name)
+    levels = [logger.level for logger in loggers]
+    if log.getEffectiveLevel() > logging.DEBUG:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(max(level, logging.WARNING))
+    moved = [h for logger in loggers for h in logger.handlers
+             if isinstance(h, logging.StreamHandler) and h.stream is sys.stdout]
+    for handler in moved:
+        handler.setStream(sys.stderr)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+        for handler in moved:
+            handler.setStream(sys.stdout)

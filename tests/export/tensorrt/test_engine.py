@@ -1,0 +1,88 @@
+"""Optimization profiles, build commands, and the engine builder's calls for TensorRT 10
+and 11, against a recording double of the ``tensorrt`` module (it records; it builds no
+engine, and no test claims one was built)."""
+
+import pytest
+
+from edgeir.errors import EdgeIRError
+from edgeir.export.tensorrt.engine import Profile, build_commands, build_engine
+from edgeir.shapes import InputShapes
+from tests.export.tensorrt import recording_tensorrt
+
+
+def test_profile_of_a_dynamic_range():
+    shapes = InputShapes.dynamic("256x256:736x1280:1088x1920", "motion-deblur", batch=4)
+    profile = Profile.from_shapes(shapes, "input")
+    assert profile.min == (1, 3, 256, 256)
+    assert profile.opt == (4, 3, 736, 1280)
+    assert profile.max == (4, 3, 1088, 1920)
+    assert all(a <= b <= c for a, b, c in zip(profile.min, profile.opt, profile.max))
+    assert profile.trtexec_flags() == ["--minShapes=input:1x3x256x256", "--optShapes=input:4x3x736x1280",
+                                       "--maxShapes=input:4x3x1088x1920"]
+
+
+def test_profile_of_a_static_shape():
+    profile = Profile.from_shapes(InputShapes.fixed((256, 512), "motion-deblur", batch=2), "input")
+    assert profile.min == profile.opt == profile.max == (2, 3, 256, 512)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("250x256:512x512:768x768", "multiples of 32"),  # illegal size
+    ("224x224:512x512:768x768", "at least 256"),  # below the task's smallest side
+    ("512x512:256x256:768x768", "MIN <= OPT <= MAX"),
+])
+def test_illegal_profiles_are_refused(spec, message):
+    with pytest.raises(EdgeIRError, match=message):
+        Profile.from_shapes(InputShapes.dynamic(spec, "motion-deblur"), "input")
+
+
+def test_build_commands(tmp_path):
+    shapes = InputShapes.dynamic("256x256:512x512:768x768", "motion-deblur", batch=2)
+    commands = build_commands(tmp_path / "m.trt.onnx", tmp_path / "m.engine", Profile.from_shapes(shapes, "input"),
+                              shapes, "fp16", 2048)
+    assert commands["edgeir"] == (f"edgeir build-engine {tmp_path / 'm.trt.onnx'} --dynamic "
+                                  f"256x256:512x512:768x768 --batch 2 -o {tmp_path / 'm.engine'}")
+    assert "--maxShapes=input:2x3x768x768" in commands["trtexec"]
+    assert "--stronglyTyped" in commands["trtexec"] and "workspace:2048M" in commands["trtexec"]
+
+
+def _profile():
+    return Profile("input", (1, 3, 256, 256), (1, 3, 512, 512), (1, 3, 768, 768))
+
+
+@pytest.mark.parametrize("version, precision, flags", [
+    ("10.13.0", "fp16", ["FP16"]),
+    ("10.13.0", "int8", ["FP16", "INT8"]),
+    ("11.0.0", "fp16", []),
+    ("11.0.0", "int8", []),
+])
+def test_builder_calls(tmp_path, version, precision, flags):
+    trt = recording_tensorrt.make(version)
+    onnx_path, cache = tmp_path / "m.trt.onnx", tmp_path / "timing.cache"
+    cache.write_bytes(b"old cache")
+    data, record = build_engine(onnx_path, _profile(), precision, 1024, cache, trt=trt)
+    names = [name for name, _ in trt.calls]
+    args = dict(trt.calls[::-1])  # the first call of each name
+    assert ("builder.create_network", (0,)) in trt.calls
+    assert args["parser.parse_from_file"] == (str(onnx_path),)
+    assert args["config.set_memory_pool_limit"] == ("WORKSPACE", 1024 << 20)
+    assert [a[0].name for n, a in trt.calls if n == "config.set_flag"] == flags
+    assert args["profile.set_shape"] == ("input", (1, 3, 256, 256), (1, 3, 512, 512), (1, 3, 768, 768))
+    assert args["config.create_timing_cache"] == (b"old cache",)
+    assert names.index("config.add_optimization_profile") < names.index("builder.build_serialized_network")
+    assert cache.read_bytes() == b"timing-cache"  # written back after the build
+    assert record["tensorrt"] == version
+    assert record["build_mode"].startswith("weakly typed" if version.startswith("10") else "strongly typed")
+    assert data == b"placeholder, not an engine"
+
+
+def test_parser_errors_and_failed_builds_are_edgeir_errors(tmp_path):
+    with pytest.raises(EdgeIRError, match="found 1 error.*importCol2Im"):
+        build_engine(tmp_path / "m.trt.onnx", _profile(), "fp16", trt=recording_tensorrt.make("10.13.0", parse_ok=False))
+    with pytest.raises(EdgeIRError, match="failed build"):
+        build_engine(tmp_path / "m.trt.onnx", _profile(), "fp16", trt=recording_tensorrt.make("11.0.0", build_ok=False))
+
+
+def test_unsupported_tensorrt_version(tmp_path):
+    with pytest.raises(EdgeIRError, match="expected TensorRT 10 or 11, found TensorRT 8.6.1"):
+        build_engine(tmp_path / "m.trt.onnx", _profile(), "fp16", trt=recording_tensorrt.make("8.6.1"))
