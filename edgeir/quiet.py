@@ -22,12 +22,14 @@ def _family(name: str) -> list[logging.Logger]:
 
 
 @contextlib.contextmanager
-def quietly(logger_name: str) -> Iterator[None]:
+def quietly(logger_name: str, floor: int = logging.WARNING) -> Iterator[None]:
+    """``floor``: the lowest level still shown (ERROR for libraries whose warnings are
+    expected noise, such as coremltools' on Linux)."""
     loggers = _family(logger_name)
     levels = [logger.level for logger in loggers]
     if log.getEffectiveLevel() > logging.DEBUG:
         for logger, level in zip(loggers, levels):
-            logger.setLevel(max(level, logging.WARNING))
+            logger.setLevel(max(level, floor))
     moved = [h for logger in loggers for h in logger.handlers
              if isinstance(h, logging.StreamHandler) and h.stream is sys.stdout]
     for handler in moved:

@@ -1,8 +1,10 @@
 """Input shape ranges: one syntax for every target.
 
-``--shape HxW`` is a static shape; ``--dynamic MIN:OPT:MAX`` (each ``HxW``) a range.
-ONNX and OpenVINO record the range in the manifest and check inputs against it, TensorRT
-builds its optimization profile from it, Core ML uses its bounds.
+``--shape HxW`` is a static shape; ``--dynamic MIN:OPT:MAX`` (each ``HxW``) a range;
+``--shapes HxW,HxW,...`` a list of sizes (Core ML's enumerated shapes, which can run on the
+Neural Engine at every listed size). ONNX and OpenVINO record the range in the manifest and
+check inputs against it, TensorRT builds its optimization profile from it, Core ML declares
+any of the three.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ Size = tuple[int, int]
 
 DEFAULT_OPT = (736, 1280)  # 720p, padded to legal
 DEFAULT_MAX = (1088, 1920)  # 1080p, padded to legal
+DEFAULT_RANGE = "default"
+"""What ``--dynamic`` without a value passes: the default range."""
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
@@ -45,6 +49,13 @@ class InputShapes:
     max_batch: int = 1
     """Largest batch a static graph or engine profile is built for; dynamic ONNX graphs
     accept any batch, and record this as the batch they were planned for."""
+    sizes: tuple[Size, ...] = ()
+    """The only sizes an enumerated model accepts (the first is its default); empty for
+    static and range shapes."""
+
+    @property
+    def mode(self) -> str:
+        return "static" if self.static else "enumerated" if self.sizes else "dynamic"
 
     @classmethod
     def fixed(cls, size: Size, task: str, batch: int = 1) -> InputShapes:
@@ -56,7 +67,7 @@ class InputShapes:
     def dynamic(cls, spec: str | None, task: str, batch: int = 1) -> InputShapes:
         """``MIN:OPT:MAX`` or ``MIN:MAX`` (OPT = MAX); ``None`` gives the default range:
         the task's smallest legal square up to 1080p, optimised for 720p."""
-        if spec is None:
+        if spec is None or spec == DEFAULT_RANGE:
             smallest = min_side(get_task(task).dilations)
             shapes = cls((smallest, smallest), DEFAULT_OPT, DEFAULT_MAX, max_batch=batch)
         else:
@@ -71,15 +82,29 @@ class InputShapes:
         shapes.validate(task)
         return shapes
 
+    @classmethod
+    def enumerated(cls, spec: str, task: str, batch: int = 1) -> InputShapes:
+        """``HxW,HxW,...``: exactly these sizes, the first being the default."""
+        sizes = tuple(parse_hw(p) for p in spec.split(","))
+        if len(set(sizes)) != len(sizes):
+            raise EdgeIRError(f"expected distinct sizes in --shapes, found {spec!r}")
+        low = tuple(min(s[i] for s in sizes) for i in (0, 1))
+        high = tuple(max(s[i] for s in sizes) for i in (0, 1))
+        shapes = cls(low, sizes[0], high, max_batch=batch, sizes=sizes)  # type: ignore[arg-type]
+        shapes.validate(task)
+        return shapes
+
     def validate(self, task: str) -> None:
         if self.max_batch < 1:
             raise EdgeIRError(f"expected a batch of at least 1, found {self.max_batch}")
         smallest = min_side(get_task(task).dilations)
-        for label, (h, w) in (("min", self.min), ("opt", self.opt), ("max", self.max)):
+        named = [(f"listed size {i + 1}", size) for i, size in enumerate(self.sizes)] or [
+            ("min size", self.min), ("opt size", self.opt), ("max size", self.max)]
+        for label, (h, w) in named:
             for side in (h, w):
                 if side % SIZE_MULTIPLE or side < smallest:
                     raise EdgeIRError(
-                        f"expected {label} size sides that are multiples of {SIZE_MULTIPLE} and at "
+                        f"expected {label} sides that are multiples of {SIZE_MULTIPLE} and at "
                         f"least {smallest} for {task}, found {_fmt((h, w))}"
                     )
         if not all(a <= b <= c for a, b, c in zip(self.min, self.opt, self.max)):
@@ -90,6 +115,8 @@ class InputShapes:
     def describe(self) -> str:
         if self.static:
             return f"static {self.max_batch}x3x{_fmt(self.opt)}"
+        if self.sizes:
+            return "enumerated " + ", ".join(map(_fmt, self.sizes))
         return f"dynamic {_fmt(self.min)}:{_fmt(self.opt)}:{_fmt(self.max)}"
 
     def check(self, batch: int, h: int, w: int) -> None:
@@ -101,6 +128,13 @@ class InputShapes:
                     f"input, found {batch}x3x{h}x{w}"
                 )
             return
+        if self.sizes:
+            if (h, w) not in self.sizes:
+                raise EdgeIRError(
+                    f"this model accepts only the sizes {', '.join(map(_fmt, self.sizes))}, found "
+                    f"{h}x{w}: pad to a listed size or re-export with --shapes"
+                )
+            return
         if not (self.min[0] <= h <= self.max[0] and self.min[1] <= w <= self.max[1]):
             raise EdgeIRError(
                 f"this model accepts sizes from {_fmt(self.min)} to {_fmt(self.max)}, found "
@@ -108,14 +142,22 @@ class InputShapes:
                 "wider --dynamic range"
             )
 
+    def fitting(self, h: int, w: int) -> Size | None:
+        """The smallest listed size an h x w frame fits in (padded up), or None."""
+        fits = [s for s in self.sizes if h <= s[0] and w <= s[1]]
+        return min(fits, key=lambda s: (s[0] * s[1], s)) if fits else None
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "mode": "static" if self.static else "dynamic",
+        data: dict[str, Any] = {
+            "mode": self.mode,
             "min": list(self.min),
             "opt": list(self.opt),
             "max": list(self.max),
             "max_batch": self.max_batch,
         }
+        if self.sizes:
+            data["sizes"] = [list(s) for s in self.sizes]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputShapes:
@@ -123,6 +165,7 @@ class InputShapes:
             return cls(
                 tuple(data["min"]), tuple(data["opt"]), tuple(data["max"]),
                 static=data["mode"] == "static", max_batch=int(data.get("max_batch", 1)),
+                sizes=tuple(tuple(s) for s in data.get("sizes", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EdgeIRError(f"expected a shapes record with min/opt/max/mode, found {data!r}") from exc

@@ -50,3 +50,26 @@ def test_round_trip():
 
 def test_parse_hw():
     assert parse_hw(" 720x1280 ") == (720, 1280)
+
+
+def test_enumerated_sizes():
+    shapes = InputShapes.enumerated("736x1280, 256x256,512x512", "motion-deblur")
+    assert shapes.mode == "enumerated" and shapes.sizes == ((736, 1280), (256, 256), (512, 512))
+    assert (shapes.min, shapes.opt, shapes.max) == ((256, 256), (736, 1280), (736, 1280))
+    assert InputShapes.from_dict(shapes.to_dict()) == shapes
+    shapes.check(1, 512, 512)
+    with pytest.raises(EdgeIRError, match="accepts only the sizes 736x1280, 256x256, 512x512, found 288x288"):
+        shapes.check(1, 288, 288)
+    assert shapes.fitting(300, 300) == (512, 512)  # the smallest listed size it fits in
+    assert shapes.fitting(600, 600) == (736, 1280)
+    assert shapes.fitting(800, 800) is None
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("720x1280", "listed size 1 sides that are multiples of 32"),
+    ("256x256,224x224", "at least 256"),
+    ("256x256,256x256", "distinct sizes"),
+])
+def test_bad_enumerated_sizes(spec, message):
+    with pytest.raises(EdgeIRError, match=message):
+        InputShapes.enumerated(spec, "motion-deblur")

@@ -7,10 +7,11 @@ import json
 
 from edgeir.cli.common import add_model_options, parse_size, setup_logging
 from edgeir.export.targets import TARGETS
+from edgeir.shapes import DEFAULT_RANGE
 
 TARGET_OPTIONS = (
     "opset", "calib", "calib_frames", "calib_method", "keep_fp32", "int8_scheme", "max_psnr_drop",
-    "workspace", "timing_cache",
+    "workspace", "timing_cache", "shapes", "precision", "image_input", "quant",
 )
 """Target-specific options: passed only when given, so a target that does not take one
 refuses it instead of ignoring it."""
@@ -47,10 +48,14 @@ def run(args: argparse.Namespace) -> int:
           f"vs {parity['reference']}")
     print(f"  weights   {summary['weights']}")
     details = result.manifest.details
-    if "calibration" in details:
+    if "psnr_vs_fp32_graph_db" in details and "calibration" in details:
         scheme = f"{details['scheme_summary']}; " if "scheme_summary" in details else ""
         print(f"  int8      {scheme}{details['psnr_vs_fp32_graph_db']} dB vs the FP32 graph on "
               f"{details['psnr_measured_on']}")
+    if "psnr_vs_fp32_pytorch_db" in details:
+        print(f"  8-bit     {details['psnr_vs_fp32_pytorch_db']} dB vs FP32 in PyTorch on "
+              f"{details['psnr_measured_on']}")
+    if "calibration" in details:
         method = f", {details['calibration_method']} ranges" if "calibration_method" in details else ""
         print(f"  calib     {details['calibration']['frames']} frames of {details['calibration']['source']}{method}")
     if "kept_fp32" in details:
@@ -65,6 +70,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"  cpu check {cpu['psnr_vs_fp32_graph_db']} dB vs the FP32 graph in ONNX Runtime, "
               f"{cpu['psnr_fp16_emulated_db']} dB with FP16 storage emulated; TensorRT check "
               f"{'passed' if details['tensorrt']['compatibility']['ok'] else 'FAILED'}")
+    if "program" in details:
+        program = details["program"]
+        print(f"  program   {sum(program['compute'].values())} ops computing in "
+              f"{program['compute_dtype']}, {program['weights_8bit']} 8-bit weight tensors, "
+              f"{program['activation_quantize_ops']} activation quantize ops; needs "
+              f"{details['minimum_deployment_target']}")
+        coreml = details.get("coreml_parity")
+        print(f"  core ml   {coreml['psnr_db']} dB vs PyTorch" if coreml else
+              "  core ml   not run here: Core ML predicts only on macOS")
     if summary["status"] == "onnx-only":
         print(f"  build it on the device:\n    {summary['build_engine']}\n  or:\n    {summary['trtexec']}")
     if "max_psnr_drop_db" in details:
@@ -92,9 +106,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     shapes.add_argument("--shape", type=parse_size, metavar="HxW",
                         help="static input size (must be legal: see edgeir info)")
     shapes.add_argument(
-        "--dynamic", nargs="?", const=None, metavar="MIN:OPT:MAX",
-        help="dynamic batch/height/width (the default), e.g. 256x256:736x1280:1088x1920 or "
-        "MIN:MAX; without a value: the task's smallest legal square to 1088x1920, opt 736x1280",
+        "--dynamic", nargs="?", const=DEFAULT_RANGE, metavar="MIN:OPT:MAX",
+        help="dynamic batch/height/width (the default, except for Core ML), e.g. "
+        "256x256:736x1280:1088x1920 or MIN:MAX; without a value: the task's smallest legal "
+        "square to 1088x1920, opt 736x1280. Core ML: range dims, OPT the default shape",
+    )
+    shapes.add_argument(
+        "--shapes", metavar="HxW,HxW,...",
+        help="Core ML: exactly these sizes (enumerated shapes, which can run on the Neural "
+        "Engine at each; the first is the default). Default for coreml targets: "
+        "736x1280,256x256,512x512,1088x1920",
     )
     parser.add_argument("--batch", type=int, default=1,
                         help="batch of a static graph; the batch a dynamic one is planned for "
@@ -129,6 +150,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     trt.add_argument("--timing-cache", metavar="PATH",
                      help="TensorRT timing cache: read if it exists, written after the build, so "
                      "rebuilds on the same GPU are faster")
+    coreml = parser.add_argument_group("Core ML targets")
+    coreml.add_argument("--precision", choices=["fp16", "fp32"], default=None,
+                        help="coreml: compute precision of the ML program (default: fp16, what "
+                        "the GPU and Neural Engine run)")
+    coreml.add_argument("--image-input", action="store_true", default=None,
+                        help="take and return RGB images (input scaled by 1/255) instead of float "
+                        "tensors, so an iOS camera pipeline can feed pixel buffers directly")
+    coreml.add_argument("--quant", choices=["w8", "w8a8"], default=None,
+                        help="coreml-int8: w8 = 8-bit weights, FP16 compute (default); w8a8 = "
+                        "8-bit weights and activations, calibrated in PyTorch on --calib frames "
+                        "(iOS 17 / macOS 14; int8 compute on the Neural Engine of A17 Pro / M4 "
+                        "and later)")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="artifact path (default: convir-VARIANT_TASK_TARGET.SUFFIX here)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -20,6 +20,24 @@ from edgeir.shapes import InputShapes, Size
 __all__ = ["TARGETS", "ExportResult", "Target", "default_output", "export"]
 
 
+DEFAULT_SIZES = "736x1280,256x256,512x512,1088x1920"
+"""Enumerated sizes of Core ML exports: 720p (the default, padded to legal), small crops
+and 1080p."""
+
+
+def _input_shapes(spec: Target, task: str, batch: int, shape: Size | None, dynamic: str | None,
+                  listed: str | None) -> InputShapes:
+    given = [flag for flag, value in (("--shape", shape), ("--dynamic", dynamic), ("--shapes", listed))
+             if value is not None]
+    if len(given) > 1:
+        raise EdgeIRError(f"expected one of --shape, --dynamic or --shapes, found {' and '.join(given)}")
+    if shape is not None:
+        return InputShapes.fixed(shape, task, batch)
+    if listed is not None or (dynamic is None and spec.default_shapes == "enumerated"):
+        return InputShapes.enumerated(listed or DEFAULT_SIZES, task, batch)
+    return InputShapes.dynamic(dynamic, task, batch)
+
+
 def default_output(target: Target, variant: str, task: str) -> Path:
     return Path(f"convir-{variant}_{task}_{target.name}{target.suffix}")
 
@@ -35,20 +53,17 @@ def export(
     batch: int = 1,
     **options: Any,
 ) -> ExportResult:
-    """Export and verify; ``shape`` (H, W) gives a static graph, otherwise ``dynamic``
-    (``MIN:OPT:MAX``, default: smallest legal square to 1080p) a dynamic one. ``weights``
+    """Export and verify; ``shape`` (H, W) gives a static graph, ``dynamic``
+    (``MIN:OPT:MAX``, default: smallest legal square to 1080p) a dynamic one, and the
+    ``shapes`` option (``"HxW,HxW"``, Core ML) a list of sizes; without any, the target's
+    default (a range, or for Core ML :data:`DEFAULT_SIZES`). ``weights``
     is a checkpoint, ``"demo"`` or ``"random"``; None takes the demo weights where they
     exist (S, motion-deblur) and random initialisation elsewhere."""
     spec = get_target(target)
     get_variant(variant)
     get_task(task)
     check_options(spec, options)
-    if shape is not None and dynamic is not None:
-        raise EdgeIRError("expected either --shape or --dynamic, found both")
-    shapes = (
-        InputShapes.fixed(shape, task, batch) if shape is not None
-        else InputShapes.dynamic(dynamic, task, batch)
-    )
+    shapes = _input_shapes(spec, task, batch, shape, dynamic, options.get("shapes"))
     chosen = choose_weights(variant, task, weights)
     check_available(spec)
     out = Path(output) if output is not None else default_output(spec, variant, task)

@@ -28,12 +28,14 @@ class ExportRequest:
     options: dict[str, Any] = field(default_factory=dict)
 
     def manifest(self, parity: dict[str, Any], details: dict[str, Any], versions: dict[str, str],
-                 opset: int | None = None, runtime_options: dict[str, Any] | None = None) -> Manifest:
-        """The facts every target records; the artifact's hash is added when written."""
+                 opset: int | None = None, runtime_options: dict[str, Any] | None = None,
+                 precision: str | None = None) -> Manifest:
+        """The facts every target records; the artifact's hash is added when written.
+        ``precision`` is what was produced where a target offers several (Core ML)."""
         tensor = {"layout": "NCHW", "dtype": "float32", "range": [0.0, 1.0], "color": "RGB"}
         return Manifest(
             target=self.target.name,
-            precision=self.target.precision,
+            precision=precision or self.target.precision,
             runtime=self.target.runtime,
             variant=self.variant,
             task=self.task,

@@ -30,6 +30,8 @@ class Target:
     exporter: str
     """``module:function`` that performs the export, imported only when used."""
     summary: str
+    default_shapes: str = "dynamic"
+    """The input shapes when none are given: ``dynamic`` (a range) or ``enumerated``."""
 
 
 TARGETS: dict[str, Target] = {
@@ -94,6 +96,24 @@ TARGETS: dict[str, Target] = {
             "TensorRT INT8 engine from a Q/DQ graph (ModelOpt, zero points 0, FP16 elsewhere) "
             "calibrated on your frames (--calib); built where TensorRT and a CUDA GPU are, else "
             "the TRT-ready ONNX and the build command",
+        ),
+        Target(
+            "coreml", ".mlpackage", "fp16", "coreml", "coreml",
+            ("coremltools",), frozenset({"shapes", "precision", "image_input"}),
+            "edgeir.export.coreml:export_coreml",
+            "Core ML ML program (.mlpackage) computing in FP16 (--precision fp32 available); "
+            "enumerated shapes by default (--shapes), tensors or --image-input; converts "
+            "anywhere, predicts on macOS",
+            default_shapes="enumerated",
+        ),
+        Target(
+            "coreml-int8", ".mlpackage", "int8", "coreml", "coreml",
+            ("coremltools",),
+            frozenset({"shapes", "image_input", "quant", "calib", "calib_frames"}),
+            "edgeir.export.coreml:export_coreml",
+            "Core ML ML program with 8-bit weights (--quant w8, the default) or 8-bit weights "
+            "and activations calibrated in PyTorch on your frames (--quant w8a8 --calib)",
+            default_shapes="enumerated",
         ),
     )
 }

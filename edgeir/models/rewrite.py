@@ -160,9 +160,12 @@ class ExportableDeepPoolLayer(nn.Module):
         return self.conv_sum(self.relu(out))
 
 
-def _graph_capture() -> bool:
+def _graph_capture(x: torch.Tensor) -> bool:
+    """True while an exporter or a quantizer captures the graph: sizes are then symbolic
+    (FX proxies among them), and the size rule is checked on real inputs instead."""
     return (
-        torch.jit.is_tracing()
+        isinstance(x, torch.fx.Proxy)
+        or torch.jit.is_tracing()
         or torch.jit.is_scripting()
         or torch.onnx.is_in_onnx_export()
         or torch.compiler.is_compiling()
@@ -188,7 +191,7 @@ class ExportableConvIR(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not _graph_capture():
+        if not _graph_capture(x):
             check_input(tuple(x.shape), self.dilations, self.label)
         x_2 = x[:, :, ::2, ::2]
         x_4 = x_2[:, :, ::2, ::2]

@@ -18,6 +18,7 @@ __all__ = ["Runtime", "RuntimeInfo", "load"]
 
 CHECKPOINT_SUFFIXES = (".pkl", ".pth", ".pt")
 SUFFIX_RUNTIMES = {".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt",
+                   ".mlpackage": "coreml",
                    **{s: "torch" for s in CHECKPOINT_SUFFIXES}}
 MODEL_NAMES = {"convir-s": "s", "convir-b": "b", "convir-l": "l"}
 """Names ``load`` accepts instead of a file: that variant in PyTorch, default weights."""
@@ -36,6 +37,10 @@ def _open(runtime: str, path: Path, manifest: Manifest | None, device: str | Non
         from edgeir.runtimes.tensorrt_backend import TensorRTRuntime
 
         return TensorRTRuntime(path, manifest, device, task=kw.get("task"))
+    if runtime == "coreml":
+        from edgeir.runtimes.coreml_backend import CoreMLRuntime
+
+        return CoreMLRuntime(path, manifest, device, task=kw.get("task"))
     if runtime == "torch":
         from edgeir.runtimes.torch_backend import TorchRuntime
 

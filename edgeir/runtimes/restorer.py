@@ -94,6 +94,14 @@ class Restorer:
                     f"expected frames up to the static {self.shapes.opt[0]}x{self.shapes.opt[1]} "
                     f"this model takes, found {h}x{w}: pass tile={self.shapes.opt}"
                 )
+            if self.shapes.sizes:
+                fitting = self.shapes.fitting(h, w)
+                if fitting is None:
+                    raise EdgeIRError(
+                        f"expected frames that fit one of the sizes this model takes "
+                        f"({self.shapes.describe()}), found {h}x{w}: pass tile= a listed size"
+                    )
+                return fitting
             target = [max(t, m) for t, m in zip(target, self.shapes.min)]
             if target[0] > self.shapes.max[0] or target[1] > self.shapes.max[1]:
                 raise EdgeIRError(

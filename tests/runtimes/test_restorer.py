@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from edgeir import EdgeIRError, Restorer
-from edgeir.runtimes import load
+from edgeir.runtimes import Runtime, RuntimeInfo, load
 from edgeir.runtimes.frames import pad_to
+from edgeir.shapes import InputShapes
 from tests.conftest import random_model
 
 
@@ -169,3 +170,30 @@ def test_static_model_needs_tiles_for_large_frames(tmp_path, random_checkpoint):
     with pytest.raises(EdgeIRError, match="pass tile=\\(256, 256\\)"):
         small.restore(_frame((300, 200, 3)))
     assert Restorer(result.artifact, tile=256).restore(_frame((300, 200, 3))).shape == (300, 200, 3)
+
+
+class _RecordingEnumerated(Runtime):
+    """A runtime double with Core ML's enumerated shapes: records what it is given and
+    returns it (no network runs)."""
+
+    def __init__(self):
+        self.seen = []
+        self.info = RuntimeInfo("recording", "fp32", "cpu", (7, 9, 11),
+                                shapes=InputShapes.enumerated("256x256,512x512", "motion-deblur"))
+
+    def _run(self, x):
+        self.seen.append(x.shape)
+        return x
+
+
+def test_enumerated_model_gets_the_smallest_listed_size_that_fits():
+    runtime = _RecordingEnumerated()
+    restorer = Restorer(runtime)
+    frame = _frame((300, 200, 3))
+    assert np.array_equal(restorer.restore(frame), frame)
+    restorer.restore(_frame((100, 100, 3)))
+    assert runtime.seen == [(1, 3, 512, 512), (1, 3, 256, 256)]
+    with pytest.raises(EdgeIRError, match="pass tile= a listed size"):
+        restorer.restore(_frame((600, 600, 3)))
+    Restorer(runtime, tile=256).restore(_frame((600, 600, 3)))
+    assert set(runtime.seen[2:]) == {(1, 3, 256, 256)}
