@@ -74,10 +74,6 @@ def _settings(request: ExportRequest) -> tuple[str, str | None, bool]:
     return precision, quant, image_input
 
 
-def _precision_label(precision: str, quant: str | None) -> str:
-    return quant or precision
-
-
 def _faithful_reference(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         return model.eval()(torch.from_numpy(x))[-1].numpy()
@@ -129,38 +125,51 @@ def export_coreml(request: ExportRequest) -> ExportResult:
             f"parity check failed: expected the traced module within {TRACED_MAX_ABS} of the "
             f"faithful model, found max abs error {parity['max_abs']:.3g}; nothing was written")
 
+    if quant is not None:
+        details.update(_eight_bit_loss(quant, rewrite, network, x, described, held_out, batch))
     mlmodel = convert(traced, shapes, precision, image_input, deployment)
     if quant == "w8":
         mlmodel = quantize_weights(mlmodel)
-        twin = weight_quantized_twin(rewrite)
-        details["quantizer"] = ("coremltools.optimize.coreml linear_quantize_weights, linear "
-                                "symmetric int8 per channel")
-        details["psnr_vs_fp32_pytorch_db"] = compare(
-            _run(rewrite, x, False), _run(twin, x, False))["psnr_db"]
-        details["psnr_measured_on"] = (f"{described}, PyTorch with the same weights quantized by "
-                                       "coremltools.optimize.torch PostTrainingQuantizer")
-    elif quant == "w8a8":
-        details.update(held_out_agreement(lambda b: _run(rewrite, b, False),
-                                          lambda b: _run(network, b, False), held_out, batch))
-        details["psnr_vs_fp32_pytorch_db"] = details.pop("psnr_vs_fp32_graph_db")
-        details["psnr_vs_fp32_pytorch_min_db"] = details.pop("psnr_vs_fp32_graph_min_db")
-    if quant is not None and not details["psnr_vs_fp32_pytorch_db"] >= INT8_MIN_PSNR:
-        raise EdgeIRError(
-            f"parity check failed: expected the {quant.upper()} model within {INT8_MIN_PSNR} dB "
-            f"PSNR of FP32 in PyTorch, found {details['psnr_vs_fp32_pytorch_db']} dB; nothing was "
-            "written" + ("; try --calib with your own frames" if quant == "w8a8" else ""))
     details["program"] = summary(mlmodel.get_spec())
     if sys.platform == "darwin":
         details["coreml_parity"] = _predict_parity(mlmodel, x, reference, image_input, precision)
 
     manifest = request.manifest(parity=parity, details=details, versions=versions("coremltools"),
-                                precision=_precision_label(precision, quant))
+                                precision=quant or precision)
     if image_input:
         image = {"name": INPUT_NAME, "type": "image", "color": "RGB", "range": [0, 255],
                  "dtype": "uint8"}
         manifest.input, manifest.output = image, {**image, "name": OUTPUT_NAMES[-1]}
     _describe(mlmodel, manifest, rewrite.label)
     return _write(mlmodel, manifest, request)
+
+
+def _eight_bit_loss(quant: str, rewrite: torch.nn.Module, network: torch.nn.Module, x: np.ndarray,
+                    described: str, held_out: Any, batch: int) -> dict[str, Any]:
+    """PSNR of the 8-bit model against FP32, in PyTorch (Core ML cannot run here): W8 through
+    the same quantized weights, W8A8 through the calibrated module on the held-out frames.
+    Refuses a broken quantization before anything is converted."""
+    if quant == "w8":
+        twin = weight_quantized_twin(rewrite)
+        found = {
+            "quantizer": "coremltools.optimize.coreml linear_quantize_weights, linear symmetric "
+                         "int8 per channel",
+            "psnr_vs_fp32_pytorch_db": compare(_run(rewrite, x, False), _run(twin, x, False))["psnr_db"],
+            "psnr_measured_on": f"{described}, PyTorch with the same weights quantized by "
+                                "coremltools.optimize.torch PostTrainingQuantizer",
+        }
+    else:
+        agreement = held_out_agreement(lambda b: _run(rewrite, b, False),
+                                       lambda b: _run(network, b, False), held_out, batch)
+        found = {"psnr_vs_fp32_pytorch_db": agreement["psnr_vs_fp32_graph_db"],
+                 "psnr_vs_fp32_pytorch_min_db": agreement["psnr_vs_fp32_graph_min_db"],
+                 "psnr_measured_on": agreement["psnr_measured_on"]}
+    if not found["psnr_vs_fp32_pytorch_db"] >= INT8_MIN_PSNR:
+        raise EdgeIRError(
+            f"parity check failed: expected the {quant.upper()} model within {INT8_MIN_PSNR} dB "
+            f"PSNR of FP32 in PyTorch, found {found['psnr_vs_fp32_pytorch_db']} dB; nothing was "
+            "written" + ("; try --calib with your own frames" if quant == "w8a8" else ""))
+    return found
 
 
 def _predict_parity(mlmodel: Any, x: np.ndarray, reference: np.ndarray, image_input: bool,

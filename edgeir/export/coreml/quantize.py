@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.ao.quantization import disable_fake_quant, enable_fake_quant
 
 from edgeir.calib.sources import CalibrationSet
 from edgeir.progress import progress_bar
@@ -85,10 +86,14 @@ def calibrate_w8a8(module: nn.Module, frames: CalibrationSet, batch: int) -> nn.
         quantizer = cq.LinearQuantizer(module, config)
         prepared = quantizer.prepare(example_inputs=(example,))
         prepared.eval()
+        # Post-training: the observers see FP32 activations, as in PyTorch's own PTQ, and
+        # simulating quantization on the way (QAT's job) would only slow calibration.
+        prepared.apply(disable_fake_quant)
         batches = list(frames.batches(batch, whole=True))
         with progress_bar("frames") as bar, torch.no_grad():
             task = bar.add_task("calibrating W8A8", total=len(batches) * batch)
             for x in batches:
                 prepared(torch.from_numpy(x))
                 bar.advance(task, batch)
+        prepared.apply(enable_fake_quant)
         return quantizer.finalize(inplace=False)
