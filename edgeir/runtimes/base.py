@@ -36,6 +36,23 @@ class RuntimeInfo:
     weights: str | None = None
     """What the weights are (demo, random initialisation, a checkpoint), where known."""
 
+    @classmethod
+    def of_artifact(cls, backend: str, manifest: Manifest | None, task: str, device: str,
+                    providers: list[str], notes: list[str], precision: str | None = None) -> RuntimeInfo:
+        """What a runtime that opened an exported file reports: shapes and weights from its
+        manifest, and its precision unless the runtime knows better."""
+        from edgeir.models.registry import get_task
+
+        if precision is None:
+            precision = manifest.precision if manifest else "unknown (no manifest)"
+        return cls(
+            backend=backend, precision=precision, device=device,
+            dilations=get_task(task).dilations,
+            shapes=manifest.input_shapes if manifest else None,
+            providers=providers, manifest=manifest, notes=notes,
+            weights=manifest.weights.get("description") if manifest else None,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "backend": self.backend,

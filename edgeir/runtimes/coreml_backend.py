@@ -19,7 +19,7 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
-from edgeir.models.registry import INPUT_NAME, OUTPUT_NAMES, get_task
+from edgeir.models.registry import INPUT_NAME, OUTPUT_NAMES
 from edgeir.quiet import quietly
 from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_runtime
 
@@ -70,18 +70,11 @@ class CoreMLRuntime(Runtime):
                               f"found: {str(exc).splitlines()[0]}") from None
         self.image_input = bool(manifest and manifest.details.get("image_input"))
         self._lock = threading.Lock()
-        self.info = RuntimeInfo(
-            backend="coreml",
-            precision=manifest.precision if manifest else "unknown (no manifest)",
-            device=f"Core ML compute units {units} (macOS {platform.mac_ver()[0]})",
-            dilations=get_task(task).dilations,
-            shapes=manifest.input_shapes if manifest else None,
-            providers=[f"coremltools {ct.__version__}"],
-            manifest=manifest,
-            notes=notes + ["Core ML chooses among the allowed compute units per op; the "
-                           "precision is the ML program's"],
-            weights=manifest.weights.get("description") if manifest else None,
-        )
+        notes.append("Core ML chooses among the allowed compute units per op; the precision is "
+                     "the ML program's")
+        self.info = RuntimeInfo.of_artifact(
+            "coreml", manifest, task, f"Core ML compute units {units} (macOS {platform.mac_ver()[0]})",
+            [f"coremltools {ct.__version__}"], notes)
 
     @property
     def max_batch(self) -> int | None:

@@ -8,7 +8,6 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
-from edgeir.models.registry import get_task
 from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_runtime
 
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
@@ -51,17 +50,7 @@ class OnnxRuntime(Runtime):
         precision = manifest.precision if manifest else "fp32"
         if precision == "fp16" and used[0] == "CPUExecutionProvider":
             notes.append("ONNX Runtime's CPU kernels compute most FP16 ops in FP32 after casting")
-        self.info = RuntimeInfo(
-            backend="onnxruntime",
-            precision=precision,
-            device=used[0],
-            dilations=get_task(task).dilations,
-            shapes=manifest.input_shapes if manifest else None,
-            providers=used,
-            manifest=manifest,
-            notes=notes,
-            weights=manifest.weights.get("description") if manifest else None,
-        )
+        self.info = RuntimeInfo.of_artifact("onnxruntime", manifest, task, used[0], used, notes, precision)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: x})[0]

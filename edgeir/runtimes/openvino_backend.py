@@ -15,7 +15,6 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
-from edgeir.models.registry import get_task
 from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_runtime
 
 PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
@@ -80,17 +79,9 @@ class OpenVinoRuntime(Runtime):
             precision = f"int8 ({precision} elsewhere)"
         elif stored != precision:
             notes.append(f"{stored} weights computed in {precision} (the {target} plugin's choice)")
-        self.info = RuntimeInfo(
-            backend="openvino",
-            precision=precision,
-            device=target,
-            dilations=get_task(task).dilations,
-            shapes=manifest.input_shapes if manifest else None,
-            providers=[f"{target} {k}={v}" for k, v in options.items()],
-            manifest=manifest,
-            notes=notes,
-            weights=manifest.weights.get("description") if manifest else None,
-        )
+        self.info = RuntimeInfo.of_artifact(
+            "openvino", manifest, task, target, [f"{target} {k}={v}" for k, v in options.items()],
+            notes, precision)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         # One infer request per thread (compiled(...) would share one between threads), so a

@@ -18,7 +18,7 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
-from edgeir.models.registry import OUTPUT_NAMES, get_task
+from edgeir.models.registry import OUTPUT_NAMES
 from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_runtime
 
 TENSORRT_INSTALL = ("it comes with JetPack on a Jetson; elsewhere pip install tensorrt (NVIDIA's "
@@ -74,17 +74,8 @@ class TensorRTRuntime(Runtime):
         self._input_dtype = dtypes.get(self.engine.get_tensor_dtype(self.input_name), torch.float32)
         self._output_dtype = dtypes.get(self.engine.get_tensor_dtype(self.output_name), torch.float32)
         self._lock = threading.Lock()  # one execution context: calls take turns
-        self.info = RuntimeInfo(
-            backend="tensorrt",
-            precision=manifest.precision if manifest else "unknown (no manifest)",
-            device=f"{self.device} ({gpu})",
-            dilations=get_task(task).dilations,
-            shapes=manifest.input_shapes if manifest else None,
-            providers=[f"TensorRT {trt.__version__}"],
-            manifest=manifest,
-            notes=notes,
-            weights=manifest.weights.get("description") if manifest else None,
-        )
+        self.info = RuntimeInfo.of_artifact("tensorrt", manifest, task, f"{self.device} ({gpu})",
+                                            [f"TensorRT {trt.__version__}"], notes)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         torch = self._torch
