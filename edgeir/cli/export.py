@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  int8      {scheme}{details['psnr_vs_fp32_graph_db']} dB vs the FP32 graph on "
               f"{details['psnr_measured_on']}")
     if "psnr_vs_fp32_pytorch_db" in details:
-        print(f"  8-bit     {details['psnr_vs_fp32_pytorch_db']} dB vs FP32 in PyTorch on "
+        worst = (f" (worst frame {details['psnr_vs_fp32_pytorch_min_db']} dB)"
+                 if "psnr_vs_fp32_pytorch_min_db" in details else "")
+        print(f"  8-bit     {details['psnr_vs_fp32_pytorch_db']} dB{worst} vs FP32 in PyTorch on "
               f"{details['psnr_measured_on']}")
     if "calibration" in details:
         method = f", {details['calibration_method']} ranges" if "calibration_method" in details else ""

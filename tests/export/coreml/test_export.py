@@ -99,16 +99,20 @@ def test_w8_halves_the_weights_and_takes_images(fp16, w8_image):
 
 @pytest.mark.slow
 def test_w8a8_is_calibrated_in_pytorch(tmp_path):
+    """The conversion and its record; the quality varies by frame (docs/benchmarks.md), and
+    the export's own floor refuses a mean under 30 dB."""
     package = tmp_path / "s8a8.mlpackage"
     code, out, err = _cli("export", "--variant", "s", "--target", "coreml-int8", "--quant", "w8a8",
-                          "--shape", "256x256", "--calib-frames", "8", "-o", str(package), "--json")
+                          "--shape", "256x256", "--calib-frames", "6", "-o", str(package), "--json")
     assert code == 0, err
     manifest = Manifest.read(manifest_path(package))
-    assert manifest.precision == "w8a8" and manifest.details["calibration"]["frames"] == 6
-    program = manifest.details["program"]
+    details = manifest.details
+    assert manifest.precision == "w8a8" and details["calibration"]["frames"] == 5
+    assert details["calibration"]["held_out"] == 1 and details["psnr_measured_on"] == "1 held-out calibration frames"
+    assert details["psnr_vs_fp32_pytorch_min_db"] <= details["psnr_vs_fp32_pytorch_db"]
+    program = details["program"]
     assert program["activation_quantize_ops"] > 100 and program["weights_8bit"] > 100
-    assert manifest.details["minimum_deployment_target"].startswith("iOS 17")
-    assert manifest.details["psnr_vs_fp32_pytorch_db"] >= 30.0
+    assert details["minimum_deployment_target"].startswith("iOS 17")
 
 
 @pytest.mark.parametrize("args, message", [
