@@ -86,6 +86,8 @@ class InputShapes:
     def enumerated(cls, spec: str, task: str, batch: int = 1) -> InputShapes:
         """``HxW,HxW,...``: exactly these sizes, the first being the default."""
         sizes = tuple(parse_hw(p) for p in spec.split(","))
+        if len(sizes) < 2:
+            raise EdgeIRError(f"expected at least 2 sizes in --shapes (one size is --shape HxW), found {spec!r}")
         if len(set(sizes)) != len(sizes):
             raise EdgeIRError(f"expected distinct sizes in --shapes, found {spec!r}")
         low = tuple(min(s[i] for s in sizes) for i in (0, 1))

@@ -66,9 +66,10 @@ def test_enumerated_sizes():
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("720x1280", "listed size 1 sides that are multiples of 32"),
+    ("720x1280,256x256", "listed size 1 sides that are multiples of 32"),
     ("256x256,224x224", "at least 256"),
     ("256x256,256x256", "distinct sizes"),
+    ("256x256", "at least 2 sizes in --shapes \\(one size is --shape HxW\\)"),
 ])
 def test_bad_enumerated_sizes(spec, message):
     with pytest.raises(EdgeIRError, match=message):

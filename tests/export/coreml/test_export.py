@@ -117,7 +117,7 @@ def test_w8a8_is_calibrated_in_pytorch(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--target", "coreml-int8", "--calib", "synthetic"], "only with --quant w8a8"),
-    (["--target", "coreml", "--shapes", "720x1280"], "multiples of 32"),
+    (["--target", "coreml", "--shapes", "720x1280,256x256"], "multiples of 32"),
     (["--target", "onnx", "--shapes", "256x256"], "does not accept --shapes"),
     (["--target", "coreml", "--quant", "w8"], "does not accept --quant"),
     (["--target", "coreml", "--image-input", "--shape", "256x256", "--batch", "2"], "--batch 1 with --image-input"),
