@@ -12,13 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from edgeir import __version__
-from edgeir.cli import build_engine, calib, export, info, run, train
+from edgeir.cli import bench, build_engine, calib, export, info, run, train
 from edgeir.cli.common import parse_size
 from edgeir.errors import EdgeIRError
 
 __all__ = ["build_parser", "main", "parse_size"]
 
-COMMANDS = (info, export, build_engine, calib, run, train)
+COMMANDS = (info, export, build_engine, calib, run, bench, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

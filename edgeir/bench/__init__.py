@@ -1,0 +1,65 @@
+"""``edgeir bench``: PSNR, PSNR drop, SSIM, latency and FPS for every target, in one run.
+
+``bench(...)`` measures the torch FP32 reference first (every PSNR drop and fidelity figure
+is against it), then each target, and writes the reports; see ``harness`` for how a target
+is measured and ``report`` for what is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeir.bench.evalset import EvalSet
+from edgeir.bench.harness import REFERENCE, BenchConfig, TargetResult, finish, run_target
+from edgeir.errors import EdgeIRError
+from edgeir.progress import progress_bar
+
+__all__ = ["BenchConfig", "BenchRun", "TargetResult", "bench"]
+
+
+@dataclass
+class BenchRun:
+    results: list[TargetResult]
+    reports: dict[str, Path]
+    machine: dict[str, object]
+
+    @property
+    def failed(self) -> list[TargetResult]:
+        return [r for r in self.results if r.status.startswith("failed")]
+
+
+def bench(config: BenchConfig, targets: list[str], isolate: bool = True) -> BenchRun:
+    """Measure ``targets`` (``torch`` is always measured first: it is the reference)."""
+    from edgeir.bench.machine import describe
+    from edgeir.bench.report import write_reports
+
+    if config.runs < 1 or config.warmup < 0 or config.batch < 1:
+        raise EdgeIRError(f"expected --runs >= 1, --warmup >= 0 and --batch >= 1, found "
+                          f"{config.runs}, {config.warmup} and {config.batch}")
+    evalset: EvalSet = config.evalset
+    pairs = list(evalset)
+    if not pairs:
+        raise EdgeIRError(f"expected at least one evaluation pair, found none in {evalset.spec}")
+    order = [REFERENCE, *(t for t in targets if t != REFERENCE)]
+    results: list[TargetResult] = []
+    reference = None
+    with progress_bar("targets") as bar:
+        task = bar.add_task("benchmarking", total=len(order))
+        for target in order:
+            bar.update(task, description=f"benchmarking {target}")
+            result = run_target(config, target, reference, isolate)
+            if target == REFERENCE:
+                reference = result.extra.pop("outputs", None)
+                if result.status != "ok":
+                    raise EdgeIRError(f"expected the torch FP32 reference to run, found {result.status}")
+            else:
+                result.extra.pop("outputs", None)
+            if target in targets:
+                results.append(result)
+            bar.advance(task)
+    finish(results)
+    machine = describe()
+    _, blurred, sharp = pairs[0]
+    reports = write_reports(config.out, machine, results, evalset.describe(), (blurred, sharp))
+    return BenchRun(results, reports, machine)

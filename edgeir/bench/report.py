@@ -1,0 +1,141 @@
+"""The benchmark's reports: ``report.json``, ``report.csv``, ``report.md``, a terminal table,
+``psnr_vs_fps.png`` and ``samples.png``, all written atomically into ``--out``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeir.bench.harness import FIELDS, REFERENCE, TargetResult
+from edgeir.fileio import atomic_path
+
+STATUS_WIDTH = 40
+
+
+def plain(value: Any) -> Any:
+    """JSON has no infinity: an exact match (a target against itself) is written as "inf"."""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return value
+
+
+def to_json(machine: dict[str, Any], results: list[TargetResult], evaluation: str) -> str:
+    rows = [{k: plain(v) for k, v in r.row().items()} for r in results]
+    return json.dumps({"machine": machine, "evaluation": evaluation, "targets": rows}, indent=2) + "\n"
+
+
+def to_csv(results: list[TargetResult]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(FIELDS))
+    writer.writeheader()
+    for result in results:
+        writer.writerow({k: "" if v is None else plain(v) for k, v in result.row().items()})
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:g}"
+    return str(value)
+
+
+def to_markdown(machine: dict[str, Any], results: list[TargetResult], evaluation: str) -> str:
+    lines = [
+        "# edgeir bench", "",
+        f"Evaluation: {evaluation}.", "",
+        "Machine: " + "; ".join(f"{k} {v}" for k, v in machine.items() if k != "libraries"), "",
+        "Libraries: " + ", ".join(f"{k} {v}" for k, v in machine.get("libraries", {}).items()), "",
+        "| " + " | ".join(FIELDS) + " |",
+        "|" + "---|" * len(FIELDS),
+    ]
+    for result in results:
+        lines.append("| " + " | ".join(_cell(v) for v in result.row().values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def print_table(results: list[TargetResult], console: Any = None) -> None:
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="edgeir bench")
+    shown = ("target", "status", "precision", "psnr", "psnr_drop", "psnr_vs_fp32", "ssim",
+             "latency_ms_p50", "fps", "fps_batch", "size_mb")
+    for name in shown:
+        table.add_column(name, overflow="ellipsis", no_wrap=name == "status",
+                         max_width=STATUS_WIDTH if name == "status" else None)
+    for result in results:
+        row = result.row()
+        table.add_row(*(_cell(row[name]) for name in shown))
+    # Reasons are cut here; report.md and report.json hold them whole.
+    (console or Console(width=None if sys.stdout.isatty() else 160)).print(table)
+
+
+def _plot_psnr_vs_fps(results: list[TargetResult], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [r for r in results if r.status == "ok" and r.fps and r.psnr_drop is not None]
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for result in measured:
+        axes.scatter(result.fps, result.psnr_drop)
+        axes.annotate(result.target, (result.fps, result.psnr_drop), textcoords="offset points", xytext=(4, 4))
+    axes.set_xlabel("frames per second (batch 1)")
+    axes.set_ylabel("PSNR drop vs torch FP32 (dB)")
+    axes.axhline(0.0, color="grey", linewidth=0.5)
+    axes.set_title("PSNR drop against speed, per target")
+    figure.tight_layout()
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png", dpi=120)
+    plt.close(figure)
+
+
+def _plot_samples(results: list[TargetResult], blurred: np.ndarray, sharp: np.ndarray, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from edgeir.bench.harness import _centre_crop
+    from edgeir.bench.metrics import to_unit_8bit
+
+    panels = [("input", _centre_crop(blurred))]
+    panels += [(r.target, r.extra["sample"]) for r in results if r.extra.get("sample") is not None]
+    panels.append(("ground truth", _centre_crop(sharp)))
+    figure, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels), 2.6), squeeze=False)
+    for axis, (title, image) in zip(axes[0], panels):
+        axis.imshow(to_unit_8bit(image))
+        axis.set_title(title, fontsize=8)
+        axis.axis("off")
+    figure.tight_layout()
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png", dpi=120)
+    plt.close(figure)
+
+
+def write_reports(out: Path, machine: dict[str, Any], results: list[TargetResult], evaluation: str,
+                  first_pair: tuple[np.ndarray, np.ndarray]) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "report.json", "csv": out / "report.csv", "md": out / "report.md",
+             "plot": out / "psnr_vs_fps.png", "samples": out / "samples.png"}
+    for key, text in (("json", to_json(machine, results, evaluation)), ("csv", to_csv(results)),
+                      ("md", to_markdown(machine, results, evaluation))):
+        with atomic_path(paths[key]) as temp:
+            temp.write_text(text)
+    _plot_psnr_vs_fps(results, paths["plot"])
+    _plot_samples(results, *first_pair, paths["samples"])
+    return paths
+
+
+__all__ = ["REFERENCE", "plain", "print_table", "to_csv", "to_json", "to_markdown", "write_reports"]
