@@ -13,12 +13,10 @@ def test_help_lists_only_commands_that_exist(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "info" in out
-    assert "    build-engine" in out
-    for future in ("bench",):
-        assert f"    {future} " not in out
+    assert "    build-engine" in out and "    bench" in out
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
-    assert set(commands.choices) == {"info", "export", "build-engine", "calib", "run", "train"}
+    assert set(commands.choices) == {"info", "export", "build-engine", "calib", "run", "bench", "train"}
 
 
 def test_help_does_not_import_torch():

@@ -61,5 +61,6 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True) -> Benc
     finish(results)
     machine = describe()
     _, blurred, sharp = pairs[0]
-    reports = write_reports(config.out, machine, results, evalset.describe(), (blurred, sharp))
+    evaluation = evalset.describe() + (", PSNR/SSIM on Y" if config.y_channel else ", PSNR/SSIM on RGB")
+    reports = write_reports(config.out, machine, results, evaluation, (blurred, sharp))
     return BenchRun(results, reports, machine)

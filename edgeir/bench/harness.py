@@ -67,6 +67,8 @@ class BenchConfig:
     batch: int = 1
     tile: int | None = None
     device: str | None = None
+    y_channel: bool = False
+    """Score PSNR and SSIM on BT.601 luma instead of RGB."""
 
 
 @dataclass
@@ -240,9 +242,9 @@ def measure(config: BenchConfig, target: str, reference: list[np.ndarray] | None
             restored = restorer.restore(frame)
             first = frame if first is None else first
             outputs.append(restored)
-            scores.append((psnr(restored, sharp), ssim(restored, sharp)))
+            scores.append((psnr(restored, sharp, config.y_channel), ssim(restored, sharp, config.y_channel)))
             if reference is not None:
-                vs_fp32.append(psnr(restored, reference[index]))
+                vs_fp32.append(psnr(restored, reference[index], config.y_channel))
         result.psnr = round(float(np.mean([s[0] for s in scores])), 3)
         result.ssim = round(float(np.mean([s[1] for s in scores])), 4)
         if reference is None:

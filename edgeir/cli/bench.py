@@ -22,7 +22,8 @@ def run(args: argparse.Namespace) -> int:
     size = None if args.full_frame else (args.size or DEFAULT_SIZE)
     evalset = open_evalset(args.data, args.task, size, args.limit)
     config = BenchConfig(args.variant, args.task, args.weights, evalset, args.out, runs=args.runs,
-                         warmup=args.warmup, batch=args.batch, tile=args.tile, device=args.device)
+                         warmup=args.warmup, batch=args.batch, tile=args.tile, device=args.device,
+                         y_channel=args.y_channel)
     run_ = bench(config, targets, isolate=not args.in_process)
     if args.json:
         print(json.dumps([{k: plain(v) for k, v in r.row().items()} for r in run_.results], indent=2))
@@ -64,6 +65,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="restore frames larger than N in NxN tiles")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="evaluate the first N pairs (synthetic default: 8)")
+    parser.add_argument("--y-channel", action="store_true",
+                        help="score PSNR and SSIM on the luma (BT.601 Y) instead of RGB")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per target (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default: 3)")
     parser.add_argument("--batch", type=int, default=1,

@@ -1,0 +1,100 @@
+"""The benchmark end to end on a tiny synthetic set: every report file with every field,
+torch against itself exactly 0 dB, skipped and failed targets that do not stop the run, and
+exports cached by what they were asked."""
+
+import contextlib
+import csv
+import io
+import json
+import math
+
+import pytest
+
+pytest.importorskip("onnxslim", reason="the onnx extra is not installed")
+pytest.importorskip("skimage", reason="the data extra is not installed")
+
+from edgeir import cli  # noqa: E402
+from edgeir.bench import BenchConfig, bench  # noqa: E402
+from edgeir.bench.evalset import open_evalset  # noqa: E402
+from edgeir.bench.harness import FIELDS, parse_targets  # noqa: E402
+from edgeir.errors import EdgeIRError  # noqa: E402
+
+
+def _config(out):
+    return BenchConfig("s", "motion-deblur", None, open_evalset("synthetic", "motion-deblur", (256, 256), limit=1),
+                       out, runs=2, warmup=0)
+
+
+@pytest.fixture(scope="module")
+def torch_and_onnx(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    return bench(_config(out), ["torch", "onnx"], isolate=False), out
+
+
+def test_reports_have_every_field(torch_and_onnx):
+    run, out = torch_and_onnx
+    for name in ("report.json", "report.csv", "report.md", "psnr_vs_fps.png", "samples.png"):
+        assert (out / name).stat().st_size > 0, name
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["machine"]) >= {"cpu", "cores", "gpu", "os", "libraries"}
+    assert [t["target"] for t in report["targets"]] == ["torch", "onnx"]
+    onnx = report["targets"][1]
+    assert list(onnx) == list(FIELDS) and onnx["status"] == "ok"
+    assert all(onnx[f] is not None for f in FIELDS), onnx
+    assert onnx["latency_ms_p50"] <= onnx["latency_ms_p90"] <= onnx["latency_ms_p99"]
+    assert onnx["psnr_vs_fp32"] > 60 and abs(onnx["psnr_drop"]) < 0.01  # FP32 ONNX is PyTorch
+    rows = list(csv.DictReader((out / "report.csv").open()))
+    assert [r["target"] for r in rows] == ["torch", "onnx"] and list(rows[0]) == list(FIELDS)
+
+
+def test_torch_against_itself_is_exactly_zero(torch_and_onnx):
+    run, out = torch_and_onnx
+    torch_row = json.loads((out / "report.json").read_text())["targets"][0]
+    assert torch_row["psnr_drop"] == 0 and torch_row["psnr_vs_fp32"] == "inf"
+    assert math.isinf(run.results[0].psnr_vs_fp32)
+
+
+def test_exports_are_cached_by_their_request(torch_and_onnx):
+    run, out = torch_and_onnx
+    again = bench(_config(out), ["onnx"], isolate=False)
+    assert again.results[0].extra["cached_export"] is True
+    assert again.results[0].export_s == run.results[1].export_s
+
+
+def test_missing_runtime_is_skipped_and_a_broken_target_failed(tmp_path, monkeypatch):
+    from edgeir.bench import harness
+    from edgeir.export import targets
+
+    real_check, real_export = targets.check_available, harness.export_target
+
+    def no_openvino(spec):
+        if spec.name == "openvino":
+            raise EdgeIRError("target openvino needs openvino, which is not installed")
+        return real_check(spec)
+
+    def broken(config, target):
+        if target == "onnx-fp16":
+            raise RuntimeError("the exporter broke")
+        return real_export(config, target)
+
+    monkeypatch.setattr(targets, "check_available", no_openvino)
+    monkeypatch.setattr(harness, "export_target", broken)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["bench", "--targets", "torch,openvino,onnx-fp16", "--limit", "1", "--runs", "1",
+                         "--warmup", "0", "--in-process", "--out", str(tmp_path), "--json"])
+    assert code == 1
+    rows = {r["target"]: r for r in json.loads(out.getvalue())}
+    assert rows["openvino"]["status"] == "skipped: target openvino needs openvino, which is not installed"
+    assert rows["onnx-fp16"]["status"] == "failed: the exporter broke"
+    assert rows["torch"]["status"] == "ok"
+    assert "onnx-fp16 failed: the exporter broke" in err.getvalue()
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert [t["status"][:7] for t in written["targets"]] == ["ok", "skipped", "failed:"]
+
+
+def test_target_lists():
+    assert parse_targets("all")[0] == "torch" and "coreml-int8" in parse_targets("all")
+    assert parse_targets("onnx, torch,onnx") == ["onnx", "torch"]
+    with pytest.raises(EdgeIRError, match="expected --targets all or a comma list"):
+        parse_targets("onnx,tflite")
