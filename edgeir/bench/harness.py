@@ -115,8 +115,14 @@ def _artifact_size_mb(path: Path) -> float:
 # -- export, cached by what the manifest records --------------------------------------------
 
 def _export_request(config: BenchConfig, target: str) -> dict[str, Any]:
-    """What the export is asked: recorded with the artifact, compared on the next run."""
+    """What the export is asked: recorded with the artifact, compared on the next run. The
+    shape is the legal size the evaluation frames are padded to (720x1280 runs at 736x1280)."""
+    from edgeir.models.registry import get_task
+    from edgeir.models.size import legal_size_for
+
     size = config.evalset.frame_size
+    if size is not None:
+        size = legal_size_for(size[0], size[1], get_task(config.task).dilations)
     request: dict[str, Any] = {"variant": config.variant, "task": config.task, "weights": config.weights,
                                "batch": config.batch}
     from edgeir.export.targets import get_target
@@ -147,7 +153,8 @@ def _cached(artifact: Path, request: dict[str, Any]) -> float | None:
         manifest = Manifest.read(manifest_path(artifact))
     except (EdgeIRError, json.JSONDecodeError):
         return None
-    if saved.get("request") != request or saved.get("sha256") != manifest.artifact.get("sha256"):
+    asked = json.loads(json.dumps(request))  # as the record holds it (tuples become lists)
+    if saved.get("request") != asked or saved.get("sha256") != manifest.artifact.get("sha256"):
         return None
     return float(saved["export_s"])
 

@@ -98,3 +98,14 @@ def test_target_lists():
     assert parse_targets("onnx, torch,onnx") == ["onnx", "torch"]
     with pytest.raises(EdgeIRError, match="expected --targets all or a comma list"):
         parse_targets("onnx,tflite")
+
+
+def test_exports_are_asked_for_the_legal_size_of_the_frames(tmp_path):
+    from edgeir.bench.harness import _export_request
+
+    config = BenchConfig("s", "motion-deblur", None, open_evalset("synthetic", "motion-deblur", (720, 1280), limit=1),
+                         tmp_path, batch=4)
+    assert _export_request(config, "onnx")["dynamic"] == "736x1280:736x1280:736x1280"
+    assert _export_request(config, "onnx")["batch"] == 4
+    coreml = _export_request(config, "coreml")
+    assert coreml["shape"] == (736, 1280) and coreml["batch"] == 1
