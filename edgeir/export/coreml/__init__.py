@@ -45,12 +45,12 @@ log = logging.getLogger("edgeir")
 
 TRACED_MAX_ABS = 1e-4
 """The traced module against the faithful model (measured for S: under 1e-6)."""
-AUTHOR = "edgeir (https://github.com/c-yn/ConvIR network)"
+AUTHOR = "edgeir; network: ConvIR (https://github.com/c-yn/ConvIR)"
 
 
 def _settings(request: ExportRequest) -> tuple[str, str | None, bool]:
     """(compute precision, 8-bit mode or None, image I/O), refusing options that would be
-    ignored."""
+    ignored (``--precision`` is not among coreml-int8's options: it computes in FP16)."""
     options = request.options
     precision = options.get("precision") or "fp16"
     if precision not in PRECISIONS:
@@ -60,9 +60,6 @@ def _settings(request: ExportRequest) -> tuple[str, str | None, bool]:
         quant = options.get("quant") or "w8"
         if quant not in QUANT_MODES:
             raise EdgeIRError(f"expected --quant {' or '.join(QUANT_MODES)}, found {quant!r}")
-        if precision != "fp16":
-            raise EdgeIRError(f"expected FP16 compute for coreml-int8 (8-bit weights dequantize to "
-                              f"FP16), found --precision {precision}")
         calib = [f"--{k.replace('_', '-')}" for k in ("calib", "calib_frames") if options.get(k) is not None]
         if quant == "w8" and calib:
             raise EdgeIRError(f"expected {' and '.join(calib)} only with --quant w8a8 (W8 needs no "
