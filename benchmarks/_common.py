@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import platform
-from pathlib import Path
-
 import torch
 
+from edgeir.bench.machine import cpu_name
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+__all__ = ["activate_dynamic_branches", "cpu_name"]
 
 
 def activate_dynamic_branches(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
