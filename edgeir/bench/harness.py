@@ -3,7 +3,8 @@ same way.
 
 Each target goes through the library as a user would (``edgeir.export.export`` with the
 manifest-keyed cache below, ``edgeir.runtimes.load``, ``Restorer``), so padding, tiling and
-host/device copies are part of what is timed. A target whose runtime or device is missing
+host/device copies are part of the latency; for runtimes on a GPU the same frame is also
+timed on the device alone (CUDA events), so copies and overhead can be told apart. A target whose runtime or device is missing
 is ``skipped: REASON``; one that breaks is ``failed: REASON``; the run goes on either way.
 With ``isolate`` each target runs in a fresh process, so its peak memory is its own and a
 crash in a runtime cannot take the report with it.
@@ -30,9 +31,11 @@ from edgeir.errors import EdgeIRError
 REFERENCE = "torch"
 """The FP32 PyTorch run every PSNR drop is measured against."""
 FIELDS = ("target", "status", "precision", "size_mb", "psnr", "ssim", "psnr_drop", "psnr_vs_fp32",
-          "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "fps", "fps_batch", "peak_rss_mb",
-          "export_s")
+          "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "device_ms_p50", "device_ms_p90",
+          "device_ms_p99", "fps", "fps_batch", "peak_rss_mb", "export_s")
 """``report.json`` / ``report.csv`` field names, in order: scripts rely on them."""
+DEVICE_FIELDS = ("device_ms_p50", "device_ms_p90", "device_ms_p99")
+"""Filled for runtimes on a GPU only; None where the network runs on the host."""
 SAMPLE_CROP = 96
 
 
@@ -84,6 +87,10 @@ class TargetResult:
     latency_ms_p50: float | None = None
     latency_ms_p90: float | None = None
     latency_ms_p99: float | None = None
+    device_ms_p50: float | None = None
+    """GPU targets only: time on the device, without host/device copies (CUDA events)."""
+    device_ms_p90: float | None = None
+    device_ms_p99: float | None = None
     fps: float | None = None
     fps_batch: float | None = None
     peak_rss_mb: float | None = None
@@ -262,6 +269,9 @@ def measure(config: BenchConfig, target: str, reference: list[np.ndarray] | None
         times = _timed(lambda: restorer.restore(first), config.runs, config.warmup)
         result.latency_ms_p50, result.latency_ms_p90, result.latency_ms_p99 = _percentiles(times)
         result.fps = round(1e3 / result.latency_ms_p50, 2)
+        device_times = _device_times(runtime, restorer, first, config)
+        if device_times is not None:
+            result.device_ms_p50, result.device_ms_p90, result.device_ms_p99 = _percentiles(device_times)
         result.fps_batch = _fps_batch(runtime, config, first, result.fps)
         result.extra["sample"] = _centre_crop(outputs[0])
         result.extra["outputs"] = outputs if target == REFERENCE else None
@@ -274,6 +284,18 @@ def measure(config: BenchConfig, target: str, reference: list[np.ndarray] | None
             result.extra["traceback"] = traceback.format_exc()
     result.peak_rss_mb = round(_peak_rss_mb(), 1)
     return result
+
+
+def _device_times(runtime: Any, restorer: Any, frame: np.ndarray, config: BenchConfig) -> list[float] | None:
+    """Device-only milliseconds per frame (summed over its tiles or batches); None for
+    runtimes that compute on the host."""
+    timers = [runtime.device_timer(x) for x in restorer.network_inputs(frame)]
+    if not timers or any(t is None for t in timers):
+        return None
+    for _ in range(config.warmup):
+        for timer in timers:
+            timer()
+    return [sum(timer() for timer in timers) for _ in range(config.runs)]
 
 
 def _fps_batch(runtime: Any, config: BenchConfig, frame: np.ndarray, fps: float) -> float | None:

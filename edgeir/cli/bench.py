@@ -42,7 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="measure PSNR, PSNR drop, SSIM, latency and FPS of every target",
         description="Export (cached), load and run each target on one evaluation set through "
         "the Restorer, and report quality against ground truth and against torch FP32, latency "
-        "percentiles, FPS, peak memory and export time. A target whose runtime or device is "
+        "percentiles (end to end, and on the device alone for GPU runtimes), FPS, peak memory and export time. A target whose runtime or device is "
         "missing is skipped with the reason; one that breaks is failed and the run goes on "
         "(exit code 1 when any failed). Reports: report.json, report.csv, report.md, "
         "psnr_vs_fps.png, samples.png in --out.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -113,6 +113,13 @@ class Runtime(ABC):
         check_size(h, w, self.info.dilations, f"this {self.info.backend} model")
         if self.info.shapes is not None:
             self.info.shapes.check(n, h, w)
+
+    def device_timer(self, x: np.ndarray) -> Callable[[], float] | None:
+        """For a runtime on a GPU: a callable that runs ``x`` (copied to the device once) and
+        returns the milliseconds the device spent, so copies and Python overhead can be told
+        apart from the network. None where the network runs on the host: there the
+        end-to-end time is the device time."""
+        return None
 
     @property
     def max_batch(self) -> int | None:

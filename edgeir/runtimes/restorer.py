@@ -110,30 +110,48 @@ class Restorer:
                 )
         return target[0], target[1]
 
-    def _run_batches(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
-        out: list[np.ndarray] = []
+    def _batches(self, tensors: list[np.ndarray]) -> list[tuple[np.ndarray, int]]:
+        """The arrays the runtime is called with, each with how many of its items are real
+        (a static batch is filled up with copies of the last one)."""
+        batches = []
         for i in range(0, len(tensors), self.batch):
             group = tensors[i : i + self.batch]
-            filler = len(group)
+            real = len(group)
             if self.runtime.max_batch is not None and len(group) < self.runtime.max_batch:
                 group = group + [group[-1]] * (self.runtime.max_batch - len(group))
-            result = self.runtime(np.stack(group).astype(np.float32, copy=False))
-            out.extend(result[:filler])
+            batches.append((np.stack(group).astype(np.float32, copy=False), real))
+        return batches
+
+    def _run_batches(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
+        out: list[np.ndarray] = []
+        for batch, real in self._batches(tensors):
+            out.extend(self.runtime(batch)[:real])
         return out
+
+    def _whole_inputs(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        _, h, w = images[0].shape
+        ph, pw = self._padded_size(h, w)
+        return [pad_to(img, ph, pw) for img in images]
 
     def _restore_whole(self, images: list[np.ndarray]) -> list[np.ndarray]:
         _, h, w = images[0].shape
-        ph, pw = self._padded_size(h, w)
-        restored = self._run_batches([pad_to(img, ph, pw) for img in images])
+        restored = self._run_batches(self._whole_inputs(images))
         return [r[:, :h, :w] for r in restored]
 
-    def _restore_tiled(self, image: np.ndarray) -> np.ndarray:
+    def _tiling(self, image: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """The padded image and the top-left corner of every tile."""
         th, tw = self.tile
         _, h, w = image.shape
         padded = pad_to(image, max(h, th), max(w, tw))
         _, ph, pw = padded.shape
         ys, xs = _starts(ph, th, self.overlap), _starts(pw, tw, self.overlap)
-        boxes = [(y, x) for y in ys for x in xs]
+        return padded, [(y, x) for y in ys for x in xs]
+
+    def _restore_tiled(self, image: np.ndarray) -> np.ndarray:
+        th, tw = self.tile
+        _, h, w = image.shape
+        padded, boxes = self._tiling(image)
+        _, ph, pw = padded.shape
         tiles = self._run_batches([padded[:, y : y + th, x : x + tw] for y, x in boxes])
         total = np.zeros_like(padded)
         weights = np.zeros((1, ph, pw), dtype=np.float32)
@@ -144,6 +162,19 @@ class Restorer:
             total[:, y : y + th, x : x + tw] += tile * weight
             weights[:, y : y + th, x : x + tw] += weight
         return (total / weights)[:, :h, :w]
+
+    def network_inputs(self, frame: np.ndarray) -> list[np.ndarray]:
+        """The N x 3 x H x W arrays ``restore(frame)`` hands the runtime (padded, tiled,
+        batched): what a device-only timing of that frame has to run."""
+        image = to_chw(frame, self.color)[0]
+        _, h, w = image.shape
+        if self._needs_tiles(h, w):
+            th, tw = self.tile
+            padded, boxes = self._tiling(image)
+            tensors = [padded[:, y : y + th, x : x + tw] for y, x in boxes]
+        else:
+            tensors = self._whole_inputs([image])
+        return [batch for batch, _ in self._batches(tensors)]
 
     def _needs_tiles(self, h: int, w: int) -> bool:
         return self.tile is not None and (h > self.tile[0] or w > self.tile[1])

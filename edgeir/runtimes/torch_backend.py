@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -67,6 +68,25 @@ class TorchRuntime(Runtime):
         with torch.inference_mode():
             out = self.model(torch.from_numpy(x).to(self.device))
         return out.float().cpu().numpy()
+
+    def device_timer(self, x: np.ndarray) -> Callable[[], float] | None:
+        """On CUDA, CUDA events around the forward pass alone, the input already on the GPU."""
+        if self.device.type != "cuda":
+            return None
+        self.check_input(x)
+        source = torch.from_numpy(x).to(self.device)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+        def run_once() -> float:
+            with torch.inference_mode():
+                stream = torch.cuda.current_stream(self.device)
+                start.record(stream)
+                self.model(source)
+                end.record(stream)
+                end.synchronize()
+            return float(start.elapsed_time(end))
+
+        return run_once
 
     def close(self) -> None:
         self.model = None

@@ -16,8 +16,10 @@ pytest.importorskip("skimage", reason="the data extra is not installed")
 from edgeir import cli  # noqa: E402
 from edgeir.bench import BenchConfig, bench  # noqa: E402
 from edgeir.bench.evalset import open_evalset  # noqa: E402
-from edgeir.bench.harness import FIELDS, parse_targets  # noqa: E402
+from edgeir.bench.harness import DEVICE_FIELDS, FIELDS, parse_targets  # noqa: E402
 from edgeir.errors import EdgeIRError  # noqa: E402
+from edgeir.models.registry import get_task  # noqa: E402
+from edgeir.runtimes import Runtime, RuntimeInfo  # noqa: E402
 
 
 def _config(out):
@@ -40,7 +42,8 @@ def test_reports_have_every_field(torch_and_onnx):
     assert [t["target"] for t in report["targets"]] == ["torch", "onnx"]
     onnx = report["targets"][1]
     assert list(onnx) == list(FIELDS) and onnx["status"] == "ok"
-    assert all(onnx[f] is not None for f in FIELDS), onnx
+    assert all(onnx[f] is not None for f in FIELDS if f not in DEVICE_FIELDS), onnx
+    assert all(onnx[f] is None for f in DEVICE_FIELDS), "no GPU here: the device-only time is not measured"
     assert onnx["latency_ms_p50"] <= onnx["latency_ms_p90"] <= onnx["latency_ms_p99"]
     assert onnx["psnr_vs_fp32"] > 60 and abs(onnx["psnr_drop"]) < 0.01  # FP32 ONNX is PyTorch
     rows = list(csv.DictReader((out / "report.csv").open()))
@@ -109,3 +112,41 @@ def test_exports_are_asked_for_the_legal_size_of_the_frames(tmp_path):
     assert _export_request(config, "onnx")["batch"] == 4
     coreml = _export_request(config, "coreml")
     assert coreml["shape"] == (736, 1280) and coreml["batch"] == 1
+
+
+class _GpuDouble(Runtime):
+    """Stands in for a runtime on a GPU (none here): returns its input as the restored
+    frame, records what its device timer was made for, and reports 2 ms per timed run.
+    It checks the harness's bookkeeping only; no figure from it is a measurement."""
+
+    def __init__(self):
+        self.info = RuntimeInfo("gpu-double", "fp16", "cuda:0", get_task("motion-deblur").dilations)
+        self.timed, self.runs = [], 0
+
+    def _run(self, x):
+        return x
+
+    def device_timer(self, x):
+        self.timed.append(x.shape)
+
+        def run_once():
+            self.runs += 1
+            return 2.0
+
+        return run_once
+
+
+def test_device_time_covers_every_tile_of_the_frame(tmp_path, monkeypatch):
+    from edgeir.bench import harness
+
+    double = _GpuDouble()
+    monkeypatch.setattr(harness, "open_runtime", lambda config, target: (double, {"export_s": 1.0}))
+    config = BenchConfig("s", "motion-deblur", None, open_evalset("synthetic", "motion-deblur", (256, 512), limit=1),
+                         tmp_path, runs=5, warmup=1, tile=256)
+    result = harness.measure(config, "gpu-double", None)
+    assert result.status == "ok", result.status
+    tiles = len(double.timed)
+    assert tiles >= 2 and set(double.timed) == {(1, 3, 256, 256)}
+    assert double.runs == tiles * (5 + 1)
+    assert result.device_ms_p50 == result.device_ms_p99 == 2.0 * tiles
+    assert result.latency_ms_p50 is not None

@@ -178,11 +178,13 @@ class _RecordingEnumerated(Runtime):
 
     def __init__(self):
         self.seen = []
+        self.arrays = []
         self.info = RuntimeInfo("recording", "fp32", "cpu", (7, 9, 11),
                                 shapes=InputShapes.enumerated("256x256,512x512", "motion-deblur"))
 
     def _run(self, x):
         self.seen.append(x.shape)
+        self.arrays.append(x.copy())
         return x
 
 
@@ -197,3 +199,18 @@ def test_enumerated_model_gets_the_smallest_listed_size_that_fits():
         restorer.restore(_frame((600, 600, 3)))
     Restorer(runtime, tile=256).restore(_frame((600, 600, 3)))
     assert set(runtime.seen[2:]) == {(1, 3, 256, 256)}
+
+
+@pytest.mark.parametrize("tile, batch, shape", [(None, 1, (300, 200, 3)), (256, 1, (600, 600, 3)),
+                                                (256, 2, (600, 600, 3))], ids=["whole", "tiles", "tile-batches"])
+def test_network_inputs_are_what_the_runtime_is_given(tile, batch, shape):
+    """The benchmark times these on the device: they must be the very arrays restore() runs."""
+    runtime = _RecordingEnumerated()
+    restorer = Restorer(runtime, tile=tile, batch=batch)
+    frame = _frame(shape)
+    inputs = restorer.network_inputs(frame)
+    restorer.restore(frame)
+    assert len(inputs) == len(runtime.arrays) >= 1
+    assert all(np.array_equal(a, b) for a, b in zip(inputs, runtime.arrays))
+    if tile is not None:
+        assert sum(len(a) for a in inputs) > 1 and max(len(a) for a in inputs) == batch
