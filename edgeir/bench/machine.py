@@ -8,6 +8,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from edgeir.devices import cuda_gpus
+
 LIBRARIES = ("edgeir", "torch", "numpy", "onnxruntime", "openvino", "nncf", "tensorrt",
              "coremltools", "nvidia-modelopt")
 
@@ -38,16 +40,6 @@ def jetson() -> dict[str, str] | None:
     return {"model": model or "unknown", "l4t": (release or "unknown").splitlines()[0]}
 
 
-def gpu() -> str | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    if not torch.cuda.is_available():
-        return None
-    return ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-
-
 def describe() -> dict[str, Any]:
     versions = {}
     for name in LIBRARIES:
@@ -58,7 +50,7 @@ def describe() -> dict[str, Any]:
     return {
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
-        "gpu": gpu(),
+        "gpu": ", ".join(cuda_gpus()) or None,
         "jetson": jetson(),
         "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
         "python": platform.python_version(),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeir.devices import cuda_gpus
 from edgeir.errors import EdgeIRError
 from edgeir.fileio import atomic_path
 from edgeir.shapes import InputShapes
@@ -69,14 +70,9 @@ def tensorrt_present() -> bool:
 
 
 def cuda_gpu() -> str | None:
-    """The name of the first CUDA GPU, or None where there is none (or no CUDA torch)."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    if not torch.cuda.is_available():
-        return None
-    return torch.cuda.get_device_name(0)
+    """The name of the first CUDA GPU, the one an engine is built on; None where there is none."""
+    gpus = cuda_gpus()
+    return gpus[0] if gpus else None
 
 
 def why_no_engine() -> str | None:
