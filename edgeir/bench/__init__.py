@@ -57,6 +57,7 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True) -> Benc
                 result.extra.pop("outputs", None)
             if target in targets:
                 results.append(result)
+            bar.console.print(f"{target}: {result.summary()}")
             bar.advance(task)
     finish(results)
     machine = describe()

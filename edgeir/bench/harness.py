@@ -18,7 +18,7 @@ import resource
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +99,14 @@ class TargetResult:
     """Not in the fixed fields: artifact path, cached export, notes, the sample crop."""
 
     def row(self) -> dict[str, Any]:
-        data = asdict(self)
-        return {name: data[name] for name in FIELDS}
+        return {name: getattr(self, name) for name in FIELDS}
+
+    def summary(self) -> str:
+        """One line for the log as each target finishes (the table comes at the end)."""
+        if self.status != "ok":
+            return self.status
+        return (f"ok, {self.precision}, PSNR {self.psnr:.2f} dB, {self.latency_ms_p50:.1f} ms p50, "
+                f"{self.fps:g} FPS")
 
 
 class Skipped(Exception):

@@ -24,6 +24,25 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni",
+                "amx_tile", "amx_int8", "amx_bf16", "asimd", "asimdhp")
+"""Instruction sets that decide how fast FP16, BF16 and INT8 run on a CPU (x86 and Arm)."""
+
+
+def cpu_features() -> list[str] | None:
+    """Which of ``CPU_FEATURES`` the CPU has (Linux); None where /proc/cpuinfo is missing.
+    The same CPU model name can come with or without AVX-512 on a VM, so the name alone
+    does not explain an INT8 or BF16 figure."""
+    text = _read("/proc/cpuinfo")
+    if text is None:
+        return None
+    flags: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            flags.update(line.split(":", 1)[1].split())
+    return [name for name in CPU_FEATURES if name in flags]
+
+
 def _read(path: str) -> str | None:
     try:
         return Path(path).read_text(errors="replace").strip("\x00\n ") or None
@@ -32,12 +51,26 @@ def _read(path: str) -> str | None:
 
 
 def jetson() -> dict[str, str] | None:
-    """Model and L4T release on an NVIDIA Jetson (device tree and /etc/nv_tegra_release)."""
+    """Model, L4T release and JetPack version on an NVIDIA Jetson (device tree,
+    /etc/nv_tegra_release, the nvidia-jetpack package)."""
     model = _read("/proc/device-tree/model")
     release = _read("/etc/nv_tegra_release")
     if not release and not (model and "jetson" in model.lower()):
         return None
-    return {"model": model or "unknown", "l4t": (release or "unknown").splitlines()[0]}
+    return {"model": model or "unknown", "l4t": (release or "unknown").splitlines()[0],
+            "jetpack": jetpack_version() or "unknown (nvidia-jetpack package not installed)"}
+
+
+def jetpack_version() -> str | None:
+    """JetPack's version as its Debian meta-package records it (absent on minimal images)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "nvidia-jetpack"],
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
 def describe() -> dict[str, Any]:
@@ -49,6 +82,7 @@ def describe() -> dict[str, Any]:
             continue
     return {
         "cpu": cpu_name(),
+        "cpu_features": cpu_features(),
         "cores": os.cpu_count(),
         "gpu": ", ".join(cuda_gpus()) or None,
         "jetson": jetson(),

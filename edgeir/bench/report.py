@@ -47,11 +47,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _machine_value(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(value) or "none of those listed"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
+
+
 def to_markdown(machine: dict[str, Any], results: list[TargetResult], evaluation: str) -> str:
     lines = [
         "# edgeir bench", "",
         f"Evaluation: {evaluation}.", "",
-        "Machine: " + "; ".join(f"{k} {v}" for k, v in machine.items() if k != "libraries"), "",
+        "Machine: " + "; ".join(f"{k} {_machine_value(v)}" for k, v in machine.items() if k != "libraries"), "",
         "Libraries: " + ", ".join(f"{k} {v}" for k, v in machine.get("libraries", {}).items()), "",
         "| " + " | ".join(FIELDS) + " |",
         "|" + "---|" * len(FIELDS),
@@ -71,8 +79,9 @@ def print_table(results: list[TargetResult], console: Any = None) -> None:
     shown = ("target", "status", "precision", "psnr", "psnr_drop", "psnr_vs_fp32", "ssim",
              "latency_ms_p50", "fps", "fps_batch", "size_mb")
     for name in shown:
-        table.add_column(name, overflow="ellipsis", no_wrap=name == "status",
-                         max_width=STATUS_WIDTH if name == "status" else None)
+        table.add_column(name, overflow="ellipsis", no_wrap=name in ("target", "status"),
+                         max_width=STATUS_WIDTH if name == "status" else None,
+                         min_width=max(len(r.target) for r in results) if name == "target" and results else None)
     for result in results:
         row = result.row()
         table.add_row(*(_cell(row[name]) for name in shown))

@@ -38,7 +38,7 @@ def test_reports_have_every_field(torch_and_onnx):
     for name in ("report.json", "report.csv", "report.md", "psnr_vs_fps.png", "samples.png"):
         assert (out / name).stat().st_size > 0, name
     report = json.loads((out / "report.json").read_text())
-    assert set(report["machine"]) >= {"cpu", "cores", "gpu", "os", "libraries"}
+    assert set(report["machine"]) >= {"cpu", "cpu_features", "cores", "gpu", "os", "libraries"}
     assert [t["target"] for t in report["targets"]] == ["torch", "onnx"]
     onnx = report["targets"][1]
     assert list(onnx) == list(FIELDS) and onnx["status"] == "ok"
@@ -92,6 +92,7 @@ def test_missing_runtime_is_skipped_and_a_broken_target_failed(tmp_path, monkeyp
     assert rows["onnx-fp16"]["status"] == "failed: the exporter broke"
     assert rows["torch"]["status"] == "ok"
     assert "onnx-fp16 failed: the exporter broke" in err.getvalue()
+    assert "torch: ok, fp32, PSNR" in err.getvalue()  # a line per target as it finishes
     written = json.loads((tmp_path / "report.json").read_text())
     assert [t["status"][:7] for t in written["targets"]] == ["ok", "skipped", "failed:"]
 
