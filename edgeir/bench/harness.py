@@ -228,11 +228,16 @@ def open_runtime(config: BenchConfig, target: str) -> tuple[Any, dict[str, Any]]
         weights = choose_weights(config.variant, config.task, config.weights)
         return TorchRuntime(weights, config.device, task=config.task, variant=config.variant), {"export_s": 0.0}
     from edgeir.export.targets import check_available, get_target
+    from edgeir.runtimes import why_unavailable
 
+    spec = get_target(target)
     try:
-        check_available(get_target(target))
+        check_available(spec)
     except EdgeIRError as exc:
         raise Skipped(str(exc)) from None
+    missing = why_unavailable(spec.runtime)
+    if missing is not None:  # before the export, which may take minutes for nothing
+        raise Skipped(f"{spec.runtime} cannot run here: {missing}")
     artifact, seconds, cached = export_target(config, target)
     try:
         runtime = load(artifact, config.device)

@@ -14,7 +14,7 @@ from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest, manifest_path
 from edgeir.runtimes.base import Runtime, RuntimeInfo
 
-__all__ = ["Runtime", "RuntimeInfo", "load"]
+__all__ = ["Runtime", "RuntimeInfo", "load", "why_unavailable"]
 
 CHECKPOINT_SUFFIXES = (".pkl", ".pth", ".pt")
 SUFFIX_RUNTIMES = {".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt",
@@ -46,6 +46,34 @@ def _open(runtime: str, path: Path, manifest: Manifest | None, device: str | Non
 
         return TorchRuntime(path, device, task=kw.get("task"))
     raise EdgeIRError(f"expected a runtime edgeir knows, found {runtime!r} in the manifest of {path}")
+
+
+RUNTIME_PACKAGES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "openvino")}
+"""Runtimes that need only their Python package: (module, edgeir extra)."""
+
+
+def why_unavailable(runtime: str) -> str | None:
+    """Why this machine cannot run ``runtime``'s artifacts (a package, a GPU or an OS it
+    lacks), in one phrase; None where it can. Cheap (packages are looked up, not
+    imported), so a benchmark can skip a target before spending minutes exporting it."""
+    import importlib.util
+
+    if runtime == "tensorrt":
+        from edgeir.runtimes.tensorrt_backend import why_unavailable as tensorrt_missing
+
+        return tensorrt_missing()
+    if runtime == "coreml":
+        from edgeir.runtimes.coreml_backend import why_unavailable as coreml_missing
+
+        return coreml_missing()
+    if runtime in RUNTIME_PACKAGES:
+        module, extra = RUNTIME_PACKAGES[runtime]
+        if importlib.util.find_spec(module) is None:
+            return f'{module} is not installed: pip install "edgeir[{extra}]"'
+        return None
+    if runtime == "torch":
+        return None
+    raise EdgeIRError(f"expected a runtime edgeir knows, found {runtime!r}")
 
 
 def _open_named(name: str, device: str | None, task: str | None) -> Runtime:

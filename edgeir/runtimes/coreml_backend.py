@@ -26,10 +26,20 @@ from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_run
 COMPUTE_UNITS = {"all": "ALL", "cpu": "CPU_ONLY", "gpu": "CPU_AND_GPU", "ane": "CPU_AND_NE"}
 
 
+def why_unavailable() -> str | None:
+    """None where Core ML can predict here (macOS with coremltools); else why not."""
+    import importlib.util
+
+    if sys.platform != "darwin":
+        return f"Core ML runs only on macOS (and iOS), found {platform.system()}"
+    if importlib.util.find_spec("coremltools") is None:
+        return 'coremltools is not installed: pip install "edgeir[coreml]"'
+    return None
+
+
 def require_macos(path: str | Path) -> None:
     if sys.platform != "darwin":
-        raise EdgeIRError(f"expected macOS to run the Core ML model {Path(path).name}: Core ML runs "
-                          f"only on macOS (and iOS), found {platform.system()}")
+        raise EdgeIRError(f"expected macOS to run the Core ML model {Path(path).name}: {why_unavailable()}")
 
 
 def _to_image(x: np.ndarray) -> Any:

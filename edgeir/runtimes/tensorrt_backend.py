@@ -25,6 +25,21 @@ TENSORRT_INSTALL = ("it comes with JetPack on a Jetson; elsewhere pip install te
                     "wheels, CUDA GPU needed)")
 
 
+def why_unavailable() -> str | None:
+    """None where engines can run here; else what is missing, in one phrase (cheap: TensorRT
+    is looked up, not imported)."""
+    import importlib.util
+
+    from edgeir.devices import cuda_gpus
+
+    missing = []
+    if importlib.util.find_spec("tensorrt") is None:
+        missing.append("TensorRT (the tensorrt Python package)")
+    if not cuda_gpus():
+        missing.append("a CUDA GPU")
+    return " and ".join(missing) + " not found" if missing else None
+
+
 def check_engine_origin(built: dict[str, Any] | None, tensorrt_version: str, gpu: str) -> list[str]:
     """Raise when the engine was built by another TensorRT version or on another GPU
     model; returns notes on what could not be checked."""

@@ -151,3 +151,17 @@ def test_device_time_covers_every_tile_of_the_frame(tmp_path, monkeypatch):
     assert double.runs == tiles * (5 + 1)
     assert result.device_ms_p50 == result.device_ms_p99 == 2.0 * tiles
     assert result.latency_ms_p50 is not None
+
+
+def test_a_target_this_machine_cannot_run_is_skipped_before_its_export(tmp_path, monkeypatch):
+    """A TensorRT or Core ML export takes minutes; where the runtime cannot run, skip first."""
+    from edgeir import runtimes
+    from edgeir.bench import harness
+
+    exported = []
+    monkeypatch.setattr(harness, "export_target", lambda config, target: exported.append(target))
+    monkeypatch.setattr(runtimes, "why_unavailable",
+                        lambda runtime: "a CUDA GPU not found" if runtime == "tensorrt" else None)
+    result = harness.measure(_config(tmp_path), "trt-fp16", None)
+    assert result.status == "skipped: tensorrt cannot run here: a CUDA GPU not found"
+    assert exported == []

@@ -124,3 +124,19 @@ def test_missing_runtime_names_its_extra():
 
     with pytest.raises(EdgeIRError, match=r'running X needs edgeir_no_such_runtime, which is not installed: pip install "edgeir\[x\]"'):
         import_runtime("edgeir_no_such_runtime", "running X", "x")
+
+
+def test_why_a_runtime_cannot_run_here(monkeypatch):
+    import importlib.util
+    import sys
+
+    from edgeir.runtimes import why_unavailable
+
+    assert why_unavailable("torch") is None
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real_find_spec(name, *a))
+    assert why_unavailable("openvino") == 'openvino is not installed: pip install "edgeir[openvino]"'
+    if sys.platform != "darwin":
+        assert why_unavailable("coreml").startswith("Core ML runs only on macOS (and iOS), found ")
+    with pytest.raises(EdgeIRError, match="expected a runtime edgeir knows, found 'tflite'"):
+        why_unavailable("tflite")

@@ -12,7 +12,6 @@ are present or ``edgeir build-engine`` later. Two TensorRT generations are suppo
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import time
 from dataclasses import dataclass
@@ -65,10 +64,6 @@ class Profile:
         return {"input": self.input, "min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
 
 
-def tensorrt_present() -> bool:
-    return importlib.util.find_spec("tensorrt") is not None
-
-
 def cuda_gpu() -> str | None:
     """The name of the first CUDA GPU, the one an engine is built on; None where there is none."""
     gpus = cuda_gpus()
@@ -76,13 +71,11 @@ def cuda_gpu() -> str | None:
 
 
 def why_no_engine() -> str | None:
-    """None where an engine can be built here; else what is missing, in one phrase."""
-    missing = []
-    if not tensorrt_present():
-        missing.append("TensorRT (the tensorrt Python package)")
-    if cuda_gpu() is None:
-        missing.append("a CUDA GPU")
-    return " and ".join(missing) + " not found" if missing else None
+    """None where an engine can be built here; else what is missing, in one phrase. Building
+    needs what running needs: TensorRT and a CUDA GPU."""
+    from edgeir.runtimes.tensorrt_backend import why_unavailable
+
+    return why_unavailable()
 
 
 def major_version(trt: Any) -> int:
