@@ -293,7 +293,8 @@ def measure(config: BenchConfig, target: str, reference: list[np.ndarray] | None
         result.status = f"failed: {first_line}"
         if not isinstance(exc, EdgeIRError):
             result.extra["traceback"] = traceback.format_exc()
-    result.peak_rss_mb = round(_peak_rss_mb(), 1)
+    if not result.status.startswith("skipped"):  # a skipped target ran nothing worth a figure
+        result.peak_rss_mb = round(_peak_rss_mb(), 1)
     return result
 
 

@@ -164,4 +164,4 @@ def test_a_target_this_machine_cannot_run_is_skipped_before_its_export(tmp_path,
                         lambda runtime: "a CUDA GPU not found" if runtime == "tensorrt" else None)
     result = harness.measure(_config(tmp_path), "trt-fp16", None)
     assert result.status == "skipped: tensorrt cannot run here: a CUDA GPU not found"
-    assert exported == []
+    assert exported == [] and result.peak_rss_mb is None
