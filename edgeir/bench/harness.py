@@ -6,8 +6,9 @@ manifest-keyed cache below, ``edgeir.runtimes.load``, ``Restorer``), so padding,
 host/device copies are part of the latency; for runtimes on a GPU the same frame is also
 timed on the device alone (CUDA events), so copies and overhead can be told apart. A target whose runtime or device is missing
 is ``skipped: REASON``; one that breaks is ``failed: REASON``; the run goes on either way.
-With ``isolate`` each target runs in a fresh process, so its peak memory is its own and a
-crash in a runtime cannot take the report with it.
+With ``isolate`` each target is exported in one fresh process and measured in another, so
+its peak memory is its runtime's own and a crash in an exporter or a runtime cannot take the
+report with it.
 """
 
 from __future__ import annotations
@@ -216,17 +217,9 @@ def _centre_crop(image: np.ndarray, side: int = SAMPLE_CROP) -> np.ndarray:
     return image[top : top + side, left : left + side]
 
 
-def open_runtime(config: BenchConfig, target: str) -> tuple[Any, dict[str, Any]]:
-    """(runtime, facts about how it was made); raises ``Skipped`` where this machine lacks
-    the runtime or device."""
-    from edgeir.runtimes import load
-
-    if target == REFERENCE:
-        from edgeir.models.weights import choose_weights
-        from edgeir.runtimes.torch_backend import TorchRuntime
-
-        weights = choose_weights(config.variant, config.task, config.weights)
-        return TorchRuntime(weights, config.device, task=config.task, variant=config.variant), {"export_s": 0.0}
+def export_artifact(config: BenchConfig, target: str) -> tuple[Path, dict[str, Any]]:
+    """The target's artifact, exported unless cached, and facts about how it was made;
+    raises ``Skipped`` where this machine lacks the exporter's packages or the runtime."""
     from edgeir.export.targets import check_available, get_target
     from edgeir.runtimes import why_unavailable
 
@@ -239,12 +232,53 @@ def open_runtime(config: BenchConfig, target: str) -> tuple[Any, dict[str, Any]]
     if missing is not None:  # before the export, which may take minutes for nothing
         raise Skipped(f"{spec.runtime} cannot run here: {missing}")
     artifact, seconds, cached = export_target(config, target)
+    return artifact, {"export_s": seconds, "cached_export": cached, "artifact": str(artifact),
+                      "size_mb": _artifact_size_mb(Path(artifact))}
+
+
+def open_runtime(config: BenchConfig, target: str) -> tuple[Any, dict[str, Any]]:
+    """(runtime, facts about how it was made); raises ``Skipped`` where this machine lacks
+    the runtime or device."""
+    from edgeir.runtimes import load
+
+    if target == REFERENCE:
+        from edgeir.models.weights import choose_weights
+        from edgeir.runtimes.torch_backend import TorchRuntime
+
+        weights = choose_weights(config.variant, config.task, config.weights)
+        return TorchRuntime(weights, config.device, task=config.task, variant=config.variant), {"export_s": 0.0}
+    artifact, made = export_artifact(config, target)
     try:
         runtime = load(artifact, config.device)
     except EdgeIRError as exc:
         raise Skipped(str(exc)) from None
-    return runtime, {"export_s": seconds, "cached_export": cached, "artifact": str(artifact),
-                     "size_mb": _artifact_size_mb(Path(artifact))}
+    return runtime, made
+
+
+def _record_error(result: TargetResult, exc: Exception) -> None:
+    """``skipped:`` for what this machine lacks, ``failed:`` for what broke."""
+    if isinstance(exc, Skipped):
+        result.status = f"skipped: {exc}"
+        return
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    result.status = f"failed: {first_line}"
+    if not isinstance(exc, EdgeIRError):
+        result.extra["traceback"] = traceback.format_exc()
+
+
+def prepare(config: BenchConfig, target: str) -> TargetResult | None:
+    """Export ``target`` into the cache; the result only when that already ended it
+    (skipped or failed). Run in a process of its own, so that the measuring process's
+    peak memory is the runtime's, not the exporter's."""
+    if target == REFERENCE:
+        return None
+    try:
+        export_artifact(config, target)
+    except Exception as exc:  # a broken target must not end the benchmark
+        result = TargetResult(target)
+        _record_error(result, exc)
+        return result
+    return None
 
 
 def measure(config: BenchConfig, target: str, reference: list[np.ndarray] | None) -> TargetResult:
@@ -286,13 +320,8 @@ def measure(config: BenchConfig, target: str, reference: list[np.ndarray] | None
         result.fps_batch = _fps_batch(runtime, config, first, result.fps)
         result.extra["sample"] = _centre_crop(outputs[0])
         result.extra["outputs"] = outputs if target == REFERENCE else None
-    except Skipped as exc:
-        result.status = f"skipped: {exc}"
     except Exception as exc:  # a broken target must not end the benchmark
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        result.status = f"failed: {first_line}"
-        if not isinstance(exc, EdgeIRError):
-            result.extra["traceback"] = traceback.format_exc()
+        _record_error(result, exc)
     if not result.status.startswith("skipped"):  # a skipped target ran nothing worth a figure
         result.peak_rss_mb = round(_peak_rss_mb(), 1)
     return result
@@ -327,17 +356,25 @@ def _fps_batch(runtime: Any, config: BenchConfig, frame: np.ndarray, fps: float)
 
 def run_target(config: BenchConfig, target: str, reference: list[np.ndarray] | None,
                isolate: bool) -> TargetResult:
+    """With ``isolate``, the export and the measurement each run in a fresh process."""
     if not isolate:
         return measure(config, target, reference)
+    early = _in_fresh_process(target, "exporting", prepare, config, target)
+    if early is not None:
+        return early
+    return _in_fresh_process(target, "running", measure, config, target, reference)
+
+
+def _in_fresh_process(target: str, doing: str, function: Any, *args: Any) -> Any:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         try:
-            return pool.submit(measure, config, target, reference).result()
+            return pool.submit(function, *args).result()
         except BrokenProcessPool:
-            return TargetResult(target, status="failed: the process running it died (crash or out of memory)")
+            return TargetResult(target, status=f"failed: the process {doing} it died (crash or out of memory)")
 
 
 def finish(results: list[TargetResult]) -> None:

@@ -64,6 +64,15 @@ def test_exports_are_cached_by_their_request(torch_and_onnx):
     assert again.results[0].export_s == run.results[1].export_s
 
 
+def test_isolated_run_exports_and_measures_in_fresh_processes(torch_and_onnx):
+    """What the CLI does by default; the export cached by the first run is found again."""
+    run, out = torch_and_onnx
+    again = bench(_config(out), ["onnx"], isolate=True)
+    onnx = again.results[0]
+    assert onnx.status == "ok" and onnx.extra["cached_export"] is True
+    assert onnx.psnr == run.results[1].psnr and onnx.peak_rss_mb > 0
+
+
 def test_missing_runtime_is_skipped_and_a_broken_target_failed(tmp_path, monkeypatch):
     from edgeir.bench import harness
     from edgeir.export import targets
