@@ -21,7 +21,7 @@ def fp32(tmp_path_factory):
     return export("onnx", output=tmp_path_factory.mktemp("fp32") / "s.onnx", shape=(256, 256))
 
 
-@pytest.fixture(scope="module", params=["cpu", "trt"])
+@pytest.fixture(scope="module", params=["cpu", pytest.param("trt", marks=pytest.mark.slow)])
 def int8(request, tmp_path_factory):
     out = tmp_path_factory.mktemp("int8") / f"s_{request.param}.onnx"
     return export("onnx-int8", output=out, shape=(256, 256), int8_scheme=request.param, calib_frames=12)
@@ -76,6 +76,7 @@ def test_runs_and_stays_close_to_fp32(int8, fp32):
     assert min(scores) >= INT8_FLOOR_DB, scores
 
 
+@pytest.mark.slow  # the names are checked against the traced graph: a trace per call
 def test_keep_fp32(tmp_path, fp32):
     with pytest.raises(EdgeIRError, match="found '/NoSuchScope' in none"):
         export("onnx-int8", output=tmp_path / "x.onnx", shape=(256, 256), keep_fp32=["/NoSuchScope"])
@@ -98,7 +99,7 @@ def test_kept_scope_has_no_quantized_conv(tmp_path):
     assert result.manifest.details["calibration_method"] == "percentile"
 
 
-
+@pytest.mark.slow  # these option errors surface only after the trace: a trace per call
 def test_calibration_count_is_never_ignored(tmp_path):
     from edgeir.calib import from_synthetic
 

@@ -80,6 +80,7 @@ def test_metadata_describes_the_package(fp16):
     assert restored is not None and restored.precision == "fp16"
 
 
+@pytest.mark.slow  # a second conversion plus weight quantization: 1.5 minutes on 2 cores
 def test_w8_halves_the_weights_and_takes_images(fp16, w8_image):
     out, package = w8_image
     manifest = Manifest.read(manifest_path(package))

@@ -23,7 +23,13 @@ from edgeir.manifest import Manifest, manifest_path  # noqa: E402
 from edgeir.runtimes import load  # noqa: E402
 from tests.export.tensorrt import recording_tensorrt  # noqa: E402
 
-pytestmark = pytest.mark.skipif(why_no_engine() is None, reason="TensorRT and a GPU are here: see test_engine_build")
+# slow: the two exports (ModelOpt FP16 conversion, INT8 calibration, CPU verification with
+# FP16 emulated) take 3-7 minutes on a 2-core CPU; the TensorRT check, graph rewrites and
+# the engine builder are covered quickly by test_compat, test_graph and test_engine.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(why_no_engine() is None, reason="TensorRT and a GPU are here: see test_engine_build"),
+]
 
 FP16_EMULATED_FLOOR_DB = 70.0
 """Measured 78.9 dB for S on the demo weights at 256x256 (every FP16 tensor rounded)."""
