@@ -65,6 +65,18 @@ class RuntimeInfo:
         }
 
 
+def time_on_stream(torch: Any, stream: Any, work: Callable[[], object]) -> float:
+    """Milliseconds the GPU spent on what ``work`` queues on ``stream``, from CUDA events
+    (host time, copies and Python overhead excluded). ``torch`` is passed in so that this
+    module imports no torch."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record(stream)
+    work()
+    end.record(stream)
+    end.synchronize()
+    return float(start.elapsed_time(end))
+
+
 def import_runtime(module: str, purpose: str, extra: str, install: str | None = None) -> Any:
     """Import a runtime only when a backend opens an artifact, so a missing extra fails
     that backend alone, with the install command (``install`` where pip's extra cannot

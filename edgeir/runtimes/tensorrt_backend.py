@@ -19,7 +19,7 @@ import numpy as np
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
 from edgeir.models.registry import OUTPUT_NAMES
-from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_runtime
+from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_runtime, time_on_stream
 
 TENSORRT_INSTALL = ("it comes with JetPack on a Jetson; elsewhere pip install tensorrt (NVIDIA's "
                     "wheels, CUDA GPU needed)")
@@ -124,17 +124,12 @@ class TensorRTRuntime(Runtime):
         torch = self._torch
         with torch.cuda.device(self.device):
             source = self._upload(x)
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
 
         def run_once() -> float:
             with self._lock, torch.cuda.device(self.device):
                 self._bind(source)  # another call may have bound its own buffers since
                 stream = torch.cuda.current_stream(self.device)
-                start.record(stream)
-                self._execute(stream)
-                end.record(stream)
-                end.synchronize()
-                return float(start.elapsed_time(end))
+                return time_on_stream(torch, stream, lambda: self._execute(stream))
 
         return run_once
 

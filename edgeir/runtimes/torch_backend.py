@@ -14,7 +14,7 @@ from edgeir.models import ConvIR, exportable, load_checkpoint
 from edgeir.models.registry import DEFAULT_TASK, DEFAULT_VARIANT
 from edgeir.models.rewrite import ExportableConvIR
 from edgeir.models.weights import Weights
-from edgeir.runtimes.base import Runtime, RuntimeInfo
+from edgeir.runtimes.base import Runtime, RuntimeInfo, time_on_stream
 
 
 def _device(name: str | None) -> torch.device:
@@ -75,16 +75,10 @@ class TorchRuntime(Runtime):
             return None
         self.check_input(x)
         source = torch.from_numpy(x).to(self.device)
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
 
         def run_once() -> float:
             with torch.inference_mode():
-                stream = torch.cuda.current_stream(self.device)
-                start.record(stream)
-                self.model(source)
-                end.record(stream)
-                end.synchronize()
-            return float(start.elapsed_time(end))
+                return time_on_stream(torch, torch.cuda.current_stream(self.device), lambda: self.model(source))
 
         return run_once
 

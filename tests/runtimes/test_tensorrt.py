@@ -52,3 +52,31 @@ def test_engine_build_and_inference_match_onnxruntime(tmp_path, target):
         x = np.random.default_rng(0).random((1, 3, *size), dtype=np.float32)
         agreement = compare(graph(x), engine(x))
         assert agreement["psnr_db"] is None or agreement["psnr_db"] >= (40 if target == "trt-int8" else 60), agreement
+
+
+def test_device_time_brackets_only_the_queued_work():
+    """CUDA events recorded on the stream just before and after the work, then waited on;
+    a recording double of torch.cuda stands in for a GPU (none here), so the figure it
+    returns is the double's, not a measurement."""
+    from types import SimpleNamespace
+
+    from edgeir.runtimes.base import time_on_stream
+
+    calls = []
+
+    class Event:
+        def __init__(self, enable_timing):
+            assert enable_timing
+
+        def record(self, stream):
+            calls.append(("record", stream))
+
+        def synchronize(self):
+            calls.append("wait")
+
+        def elapsed_time(self, end):
+            return 2.5
+
+    fake_torch = SimpleNamespace(cuda=SimpleNamespace(Event=Event))
+    assert time_on_stream(fake_torch, "stream", lambda: calls.append("work")) == 2.5
+    assert calls == [("record", "stream"), "work", ("record", "stream"), "wait"]
