@@ -23,9 +23,10 @@ import numpy as np
 from _common import cpu_name
 
 from edgeir.calib import from_synthetic
+from edgeir.calib.nncf_int8 import NOT_QUANTIZED_TYPES
 from edgeir.data.synthetic import SyntheticBlur
 from edgeir.export import export
-from edgeir.export.openvino import NOT_QUANTIZED_TYPES, PINNED_F32
+from edgeir.export.openvino import PINNED_F32
 from edgeir.export.parity import compare
 from edgeir.export.sensitive import sensitive_scopes
 from edgeir.models.size import legal_size

@@ -47,6 +47,8 @@ class TrainConfig:
     val_frames: int = 8
     save_every: int = 50
     bf16: bool = False
+    device: str = "cpu"
+    """``cpu`` or ``cuda`` (``cuda:N``): where the forward and backward passes run."""
     init: str | None = None
     bn_stats: str = "frozen"
     """``frozen``: BatchNorm uses its running statistics in training too (an affine layer
@@ -69,6 +71,7 @@ class TrainConfig:
                 f"expected --batch of at least 2 (the BatchNorm on globally pooled features "
                 f"needs two images in training mode), found {self.batch}"
             )
+        check_device(self.device)
         if self.clip_grad < 0:
             raise EdgeIRError(f"expected --clip-grad of 0 (off) or more, found {self.clip_grad}")
         if self.steps < 1 or self.lr <= 0:
@@ -79,14 +82,29 @@ class TrainConfig:
                 raise EdgeIRError(f"expected {flag} of at least 1, found {getattr(self, name)}")
 
     def differences(self, stored: dict[str, Any]) -> list[str]:
-        """Settings that differ from a run being resumed; only the step count and how often
-        to validate and save may change."""
-        mutable = {"steps", "val_every", "val_frames", "save_every", "init"}
+        """Settings that differ from a run being resumed. The step count, how often to
+        validate and save, and where and how fast it runs (bf16 autocast: 1.8x faster on a CPU
+        with AVX-512 bf16, slower without; the device) may change."""
+        mutable = {"steps", "val_every", "val_frames", "save_every", "init", "bf16", "device"}
         return [
             f"--{k.replace('_', '-')} {stored[k]} (given {v})"
             for k, v in asdict(self).items()
             if k not in mutable and k in stored and stored[k] != v
         ]
+
+
+def check_device(device: str) -> None:
+    """A one-line error for a device this torch cannot train on, before any work."""
+    kind, _, index = device.partition(":")
+    if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
+        raise EdgeIRError(f"expected --device cpu, cuda or cuda:N, found {device!r}")
+    if kind == "cuda":
+        found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if found <= int(index or 0):
+            raise EdgeIRError(
+                f"expected a CUDA GPU for --device {device}, found {found} (torch {torch.__version__}, "
+                f"built for CUDA {torch.version.cuda or 'no CUDA: a CPU build'})"
+            )
 
 
 def upstream_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
@@ -176,9 +194,10 @@ def validate(model: ConvIR, frames: Sequence[Pair]) -> tuple[float, float]:
     frozen = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) and not m.training]
     model.eval()
     restored, blurred = [], []
+    device = next(model.parameters()).device
     for blur, sharp in frames:
         x, y = _to_tensor([blur]), _to_tensor([sharp])
-        restored.append(psnr(model(x)[2], y))
+        restored.append(psnr(model(x.to(device))[2].cpu(), y))
         blurred.append(psnr(x, y))
     model.train(was_training)
     for module in frozen:
@@ -189,7 +208,9 @@ def validate(model: ConvIR, frames: Sequence[Pair]) -> tuple[float, float]:
 def save(path: Path, model: ConvIR, optimizer: torch.optim.Optimizer, step: int, config: TrainConfig,
          history: list[dict[str, Any]]) -> None:
     with atomic_path(path) as temp:
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+        # Weights on the CPU whatever the device: upstream's tools load them with plain torch.load.
+        weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save({"model": weights, "optimizer": optimizer.state_dict(), "step": step,
                     "config": asdict(config), "history": history}, temp)
 
 
@@ -225,6 +246,7 @@ def train(
         model = load_checkpoint(config.init, variant=config.variant, task=config.task)
     elif state is None:
         model = create_model(config.variant, config.task)
+    model.to(config.device)
     set_training(model, config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
     step = 0
@@ -238,14 +260,16 @@ def train(
 
     bar = progress_bar("steps")
     bar.disable = not progress
-    started = time.perf_counter()
+    started = window_started = time.perf_counter()
+    window: list[float] = []
     with bar:
         task = bar.add_task("training", total=config.steps, completed=step)
         while step < config.steps:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, config)
             blurred, sharp = sample_batch(pairs, step, config)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+            blurred, sharp = blurred.to(config.device), sharp.to(config.device)
+            with torch.autocast(blurred.device.type, dtype=torch.bfloat16, enabled=config.bf16):
                 outputs = model(blurred)
             loss = upstream_loss([o.float() for o in outputs], sharp)
             if not torch.isfinite(loss):
@@ -261,10 +285,17 @@ def train(
             optimizer.step()
             step += 1
             record: dict[str, Any] = {"step": step, "loss": round(loss.item(), 5)}
+            window.append(record["loss"])
             if step % config.val_every == 0 or step == config.steps:
                 record["val_psnr"], record["val_psnr_input"] = validate(model, val_frames)
-                log.info("step %d: loss %.4f, validation PSNR %.2f dB (blurred input %.2f dB)",
-                         step, record["loss"], record["val_psnr"], record["val_psnr_input"])
+                # A log line per validation, so that a run in the background (no terminal,
+                # no live bar) shows its pace and trend: single-step losses are too noisy.
+                now = time.perf_counter()
+                log.info("step %d/%d: mean loss %.4f over %d steps, %.3f steps/s, validation PSNR "
+                         "%.2f dB (blurred input %.2f dB)", step, config.steps, float(np.mean(window)),
+                         len(window), len(window) / (now - window_started), record["val_psnr"],
+                         record["val_psnr_input"])
+                window, window_started = [], now
             history.append(record)
             bar.update(task, advance=1, description=f"training loss {record['loss']:.4f}"
                        + (f" val {record['val_psnr']:.2f} dB" if "val_psnr" in record else ""))

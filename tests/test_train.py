@@ -41,7 +41,8 @@ def test_one_step_changes_weights_and_lowers_loss(tmp_path, data):
     assert _loss(after, batch) < _loss(before, batch)
 
 
-def test_checkpoint_layout_and_resume(tmp_path, data):
+def test_checkpoint_layout_and_resume(tmp_path, data, caplog):
+    caplog.set_level("INFO", logger="edgeir")
     pairs, held_out = data
     out = tmp_path / "run.pkl"
     train(_config(), pairs, held_out, out, progress=False)
@@ -53,6 +54,19 @@ def test_checkpoint_layout_and_resume(tmp_path, data):
     state = torch.load(out, weights_only=True)
     assert result["steps"] == 2 and state["step"] == 2 and len(state["history"]) == 2
     assert "val_psnr" in state["history"][-1]
+    # one line per validation for runs without a terminal: the step, the mean loss, the pace
+    assert "step 2/2: mean loss" in caplog.text and "steps/s, validation PSNR" in caplog.text
+
+
+def test_speed_settings_may_change_on_resume(tmp_path, data):
+    """bf16 autocast and the device depend on the machine a run continues on."""
+    pairs, held_out = data
+    out = tmp_path / "run.pkl"
+    train(_config(), pairs, held_out, out, progress=False)
+    # the run is complete, so resuming only checks the settings (a bf16 step on a CPU
+    # without AVX-512 bf16 can take minutes)
+    result = train(_config(bf16=True), pairs, held_out, out, resume=True, progress=False)
+    assert result["steps"] == 1
 
 
 def test_resume_needs_a_training_checkpoint(tmp_path, data, random_checkpoint):
@@ -70,6 +84,7 @@ def test_resume_needs_a_training_checkpoint(tmp_path, data, random_checkpoint):
         (["--crop", "224"], "at least 256"),
         (["--crop", "300"], "multiple of 32"),
         (["--task", "derain", "--data", "synthetic"], "deblurring task"),
+        (["--device", "tpu"], "expected --device cpu, cuda or cuda:N, found 'tpu'"),
     ],
 )
 def test_cli_refuses_bad_settings(tmp_path, capsys, args, message):
@@ -119,3 +134,11 @@ def test_batchnorm_statistics(tmp_path, data, bn_stats):
     assert unchanged == (bn_stats == "frozen")
     with pytest.raises(EdgeIRError, match="--bn-stats frozen or batch"):
         TrainConfig(bn_stats="moving").check()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_cuda_without_a_gpu_is_refused(tmp_path, capsys):
+    assert cli.main(["train", "--device", "cuda", "--out", str(tmp_path / "x.pkl")]) == 1
+    assert "expected a CUDA GPU for --device cuda, found 0" in capsys.readouterr().err
+    assert not (tmp_path / "x.pkl").exists()
+

@@ -89,6 +89,10 @@ def print_table(results: list[TargetResult], console: Any = None) -> None:
     (console or Console(width=None if sys.stdout.isatty() else 160)).print(table)
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h")
+"""One per target of ``--targets all`` (with the colours, no two targets look alike)."""
+
+
 def _plot_psnr_vs_fps(results: list[TargetResult], path: Path) -> None:
     import matplotlib
 
@@ -97,9 +101,14 @@ def _plot_psnr_vs_fps(results: list[TargetResult], path: Path) -> None:
 
     measured = [r for r in results if r.status == "ok" and r.fps and r.psnr_drop is not None]
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for result in measured:
-        axes.scatter(result.fps, result.psnr_drop)
-        axes.annotate(result.target, (result.fps, result.psnr_drop), textcoords="offset points", xytext=(4, 4))
+    # A legend, not labels beside the points: targets of nearly equal speed and drop
+    # (onnx and onnx-fp16 on a CPU) put their labels on top of each other.
+    colors = plt.get_cmap("tab10").colors
+    for index, result in enumerate(measured):
+        axes.scatter(result.fps, result.psnr_drop, label=result.target, color=colors[index % len(colors)],
+                     marker=MARKERS[index % len(MARKERS)], s=48)
+    if measured:
+        axes.legend(loc="best", fontsize="small")
     axes.set_xlabel("frames per second (batch 1)")
     axes.set_ylabel("PSNR drop vs torch FP32 (dB)")
     axes.axhline(0.0, color="grey", linewidth=0.5)

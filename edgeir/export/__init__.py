@@ -63,6 +63,10 @@ def export(
     get_variant(variant)
     get_task(task)
     check_options(spec, options)
+    if "calib" in spec.options:
+        from edgeir.export.calibration import check_calibration_options  # numpy: not at --help
+
+        check_calibration_options(options)
     shapes = _input_shapes(spec, task, batch, shape, dynamic, options.get("shapes"))
     chosen = choose_weights(variant, task, weights)
     check_available(spec)

@@ -9,20 +9,28 @@ from edgeir.export.request import ExportRequest
 DEFAULT_SOURCE = "synthetic"
 
 
-def calibration_frames(
-    request: ExportRequest, size: tuple[int, int], batch: int = 1
-) -> tuple[CalibrationSet, CalibrationSet]:
-    """(frames to calibrate on, held-out frames to measure on): the last quarter is held
-    out, so that the INT8 error is never measured on the frames that set its ranges."""
-    spec = str(request.options.get("calib") or DEFAULT_SOURCE)
-    count = request.options.get("calib_frames")
+def check_calibration_options(options: dict[str, object]) -> None:
+    """The ``--calib`` / ``--calib-frames`` rules that need no frames and no graph, checked
+    before the trace so that a wrong option costs seconds, not an export."""
+    spec = str(options.get("calib") or DEFAULT_SOURCE)
+    count = options.get("calib_frames")
     if count is not None and spec.endswith(".npz"):
         raise EdgeIRError(
             f"expected --calib-frames only with a source to take frames from, found it with {spec}, "
             "which holds a fixed set: choose the count in edgeir calib -n"
         )
-    if count is not None and count < 2:
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 2):
         raise EdgeIRError(f"expected --calib-frames of at least 2 (a quarter is held out), found {count}")
+
+
+def calibration_frames(
+    request: ExportRequest, size: tuple[int, int], batch: int = 1
+) -> tuple[CalibrationSet, CalibrationSet]:
+    """(frames to calibrate on, held-out frames to measure on): the last quarter is held
+    out, so that the INT8 error is never measured on the frames that set its ranges."""
+    check_calibration_options(request.options)
+    spec = str(request.options.get("calib") or DEFAULT_SOURCE)
+    count = request.options.get("calib_frames")
     frames = open_calibration(spec, size, DEFAULT_COUNT if count is None else count, task=request.task)
     if len(frames) < 2:
         raise EdgeIRError(f"expected at least 2 calibration frames (1 held out), found {len(frames)} in {spec}")

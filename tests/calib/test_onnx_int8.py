@@ -99,7 +99,6 @@ def test_kept_scope_has_no_quantized_conv(tmp_path):
     assert result.manifest.details["calibration_method"] == "percentile"
 
 
-@pytest.mark.slow  # these option errors surface only after the trace: a trace per call
 def test_calibration_count_is_never_ignored(tmp_path):
     from edgeir.calib import from_synthetic
 

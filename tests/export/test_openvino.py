@@ -87,7 +87,7 @@ def test_int8_runs_and_stays_close(int8_ir):
     assert runtime.info.precision == "int8 (fp32 elsewhere)"
     import openvino as ov
 
-    from edgeir.export.openvino import higher_precision_convolutions
+    from edgeir.calib.nncf_int8 import higher_precision_convolutions
 
     model = ov.Core().read_model(str(int8_ir.artifact))
     convolutions = [op for op in model.get_ordered_ops() if op.get_type_name() == "Convolution"]
