@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeir.export.tensorrt.engine import why_no_engine
+from edgeir.runtimes.tensorrt_engine import why_no_engine
 
 TARGETS = ("trt-fp16", "trt-int8")
 

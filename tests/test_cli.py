@@ -16,7 +16,7 @@ def test_help_lists_only_commands_that_exist(capsys):
     assert "    build-engine" in out and "    bench" in out
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
-    assert set(commands.choices) == {"info", "export", "build-engine", "calib", "run", "bench", "train"}
+    assert set(commands.choices) == {"info", "export", "build-engine", "calib", "run", "bench", "pack", "train"}
 
 
 def test_help_does_not_import_torch():
@@ -67,3 +67,17 @@ def test_console_script_runs():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["model"] == "ConvIR-S (motion-deblur)"
+
+
+def test_a_host_command_in_a_device_install_names_the_extra(capsys, monkeypatch):
+    """A device install (numpy and a runtime) that runs edgeir export gets one line, not a traceback."""
+    from edgeir.cli import export as export_command
+
+    def needs_torch(args):
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr(export_command, "run", needs_torch)
+    assert cli.main(["export", "--target", "onnx"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('edgeir: error: edgeir export needs torch, which this install lacks: pip install "edgeir[onnx]"')
+    assert err.count("\n") == 1

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeir.bench.evalset import EvalSet
-from edgeir.bench.harness import REFERENCE, BenchConfig, TargetResult, finish, run_target
+from edgeir.bench.harness import REFERENCE, BenchConfig, TargetResult, run_target
+from edgeir.bench.measure import finish
 from edgeir.errors import EdgeIRError
 from edgeir.progress import progress_bar
 
@@ -59,7 +60,8 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True) -> Benc
                 results.append(result)
             bar.console.print(f"{target}: {result.summary()}")
             bar.advance(task)
-    finish(results)
+    base = next((r for r in results if r.target == REFERENCE and r.status == "ok"), None)
+    finish(results, base.psnr if base is not None else None)
     machine = describe()
     _, blurred, sharp = pairs[0]
     evaluation = evalset.describe() + (", PSNR/SSIM on Y" if config.y_channel else ", PSNR/SSIM on RGB")

@@ -14,32 +14,30 @@ report with it.
 from __future__ import annotations
 
 import json
-import math
-import resource
-import sys
 import time
-import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgeir.bench.evalset import EvalSet
-from edgeir.bench.metrics import psnr, ssim
+from edgeir.bench.measure import (
+    DEVICE_FIELDS,
+    FIELDS,
+    Skipped,
+    TargetResult,
+    in_fresh_process,
+    measure_runtime,
+    peak_rss_mb,
+    record_error,
+)
 from edgeir.errors import EdgeIRError
+
+__all__ = ["DEVICE_FIELDS", "FIELDS", "REFERENCE", "BenchConfig", "TargetResult", "measure", "parse_targets"]
 
 REFERENCE = "torch"
 """The FP32 PyTorch run every PSNR drop is measured against."""
-FIELDS = ("target", "status", "precision", "size_mb", "psnr", "ssim", "psnr_drop", "psnr_vs_fp32",
-          "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "device_ms_p50", "device_ms_p90",
-          "device_ms_p99", "fps", "fps_batch", "peak_rss_mb", "export_s")
-"""``report.json`` / ``report.csv`` field names, in order: scripts rely on them."""
-DEVICE_FIELDS = ("device_ms_p50", "device_ms_p90", "device_ms_p99")
-"""Filled for runtimes on a GPU only; None where the network runs on the host."""
-SAMPLE_CROP = 96
-
-
 def all_targets() -> list[str]:
     """``torch`` then every export target, in the table's order: a target added to the
     table is benchmarked without any change here."""
@@ -73,50 +71,6 @@ class BenchConfig:
     device: str | None = None
     y_channel: bool = False
     """Score PSNR and SSIM on BT.601 luma instead of RGB."""
-
-
-@dataclass
-class TargetResult:
-    target: str
-    status: str = "ok"
-    precision: str | None = None
-    size_mb: float | None = None
-    psnr: float | None = None
-    ssim: float | None = None
-    psnr_drop: float | None = None
-    psnr_vs_fp32: float | None = None
-    latency_ms_p50: float | None = None
-    latency_ms_p90: float | None = None
-    latency_ms_p99: float | None = None
-    device_ms_p50: float | None = None
-    """GPU targets only: time on the device, without host/device copies (CUDA events)."""
-    device_ms_p90: float | None = None
-    device_ms_p99: float | None = None
-    fps: float | None = None
-    fps_batch: float | None = None
-    peak_rss_mb: float | None = None
-    export_s: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Not in the fixed fields: artifact path, cached export, notes, the sample crop."""
-
-    def row(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in FIELDS}
-
-    def summary(self) -> str:
-        """One line for the log as each target finishes (the table comes at the end)."""
-        if self.status != "ok":
-            return self.status
-        return (f"ok, {self.precision}, PSNR {self.psnr:.2f} dB, {self.latency_ms_p50:.1f} ms p50, "
-                f"{self.fps:g} FPS")
-
-
-class Skipped(Exception):
-    """A runtime or device this machine lacks: the target is ``skipped``, not ``failed``."""
-
-
-def _peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1e6 if sys.platform == "darwin" else peak / 1e3  # bytes on macOS, KiB elsewhere
 
 
 def _artifact_size_mb(path: Path) -> float:
@@ -196,27 +150,6 @@ def export_target(config: BenchConfig, target: str) -> tuple[Path, float, bool]:
 
 # -- one target -----------------------------------------------------------------------------
 
-def _percentiles(times_ms: list[float]) -> tuple[float, float, float]:
-    p50, p90, p99 = np.percentile(np.asarray(times_ms), [50, 90, 99])
-    return round(float(p50), 2), round(float(p90), 2), round(float(p99), 2)
-
-
-def _timed(call: Any, runs: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1e3)
-    return times
-
-
-def _centre_crop(image: np.ndarray, side: int = SAMPLE_CROP) -> np.ndarray:
-    top, left = max(0, (image.shape[0] - side) // 2), max(0, (image.shape[1] - side) // 2)
-    return image[top : top + side, left : left + side]
-
-
 def export_artifact(config: BenchConfig, target: str) -> tuple[Path, dict[str, Any]]:
     """The target's artifact, exported unless cached, and facts about how it was made;
     raises ``Skipped`` where this machine lacks the exporter's packages or the runtime."""
@@ -255,17 +188,6 @@ def open_runtime(config: BenchConfig, target: str) -> tuple[Any, dict[str, Any]]
     return runtime, made
 
 
-def _record_error(result: TargetResult, exc: Exception) -> None:
-    """``skipped:`` for what this machine lacks, ``failed:`` for what broke."""
-    if isinstance(exc, Skipped):
-        result.status = f"skipped: {exc}"
-        return
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    result.status = f"failed: {first_line}"
-    if not isinstance(exc, EdgeIRError):
-        result.extra["traceback"] = traceback.format_exc()
-
-
 def prepare(config: BenchConfig, target: str) -> TargetResult | None:
     """Export ``target`` into the cache; the result only when that already ended it
     (skipped or failed). Run in a process of its own, so that the measuring process's
@@ -276,7 +198,7 @@ def prepare(config: BenchConfig, target: str) -> TargetResult | None:
         export_artifact(config, target)
     except Exception as exc:  # a broken target must not end the benchmark
         result = TargetResult(target)
-        _record_error(result, exc)
+        record_error(result, exc)
         return result
     return None
 
@@ -284,74 +206,19 @@ def prepare(config: BenchConfig, target: str) -> TargetResult | None:
 def measure(config: BenchConfig, target: str, reference: list[np.ndarray] | None) -> TargetResult:
     """Everything for one target; ``reference`` holds the torch FP32 outputs (None while the
     reference itself is measured). Errors become the result's status."""
-    from edgeir.runtimes.restorer import Restorer
-
     result = TargetResult(target)
     try:
         runtime, made = open_runtime(config, target)
         result.export_s, result.size_mb = made.get("export_s"), made.get("size_mb")
         result.extra.update({k: v for k, v in made.items() if k not in ("export_s", "size_mb")})
-        result.precision = runtime.info.precision
-        result.extra["device"] = runtime.info.device
-        restorer = Restorer(runtime, tile=config.tile)
-        scores, vs_fp32, outputs = [], [], []
-        first = None
-        for index, (_, blurred, sharp) in enumerate(config.evalset):
-            frame = blurred.astype(np.float32) / 255.0
-            restored = restorer.restore(frame)
-            first = frame if first is None else first
-            outputs.append(restored)
-            scores.append((psnr(restored, sharp, config.y_channel), ssim(restored, sharp, config.y_channel)))
-            if reference is not None:
-                vs_fp32.append(psnr(restored, reference[index], config.y_channel))
-        result.psnr = round(float(np.mean([s[0] for s in scores])), 3)
-        result.ssim = round(float(np.mean([s[1] for s in scores])), 4)
-        if reference is None:
-            result.psnr_vs_fp32 = math.inf  # the reference against itself
-        else:
-            finite = [v for v in vs_fp32 if math.isfinite(v)]
-            result.psnr_vs_fp32 = round(float(np.mean(finite)), 2) if finite else math.inf
-        times = _timed(lambda: restorer.restore(first), config.runs, config.warmup)
-        result.latency_ms_p50, result.latency_ms_p90, result.latency_ms_p99 = _percentiles(times)
-        result.fps = round(1e3 / result.latency_ms_p50, 2)
-        device_times = _device_times(runtime, restorer, first, config)
-        if device_times is not None:
-            result.device_ms_p50, result.device_ms_p90, result.device_ms_p99 = _percentiles(device_times)
-        result.fps_batch = _fps_batch(runtime, config, first, result.fps)
-        result.extra["sample"] = _centre_crop(outputs[0])
+        pairs = [(blurred, sharp) for _, blurred, sharp in config.evalset]
+        outputs = measure_runtime(result, runtime, pairs, reference, config)
         result.extra["outputs"] = outputs if target == REFERENCE else None
     except Exception as exc:  # a broken target must not end the benchmark
-        _record_error(result, exc)
+        record_error(result, exc)
     if not result.status.startswith("skipped"):  # a skipped target ran nothing worth a figure
-        result.peak_rss_mb = round(_peak_rss_mb(), 1)
+        result.peak_rss_mb = round(peak_rss_mb(), 1)
     return result
-
-
-def _device_times(runtime: Any, restorer: Any, frame: np.ndarray, config: BenchConfig) -> list[float] | None:
-    """Device-only milliseconds per frame (summed over its tiles or batches); None for
-    runtimes that compute on the host."""
-    timers = [runtime.device_timer(x) for x in restorer.network_inputs(frame)]
-    if not timers or any(t is None for t in timers):
-        return None
-    for _ in range(config.warmup):
-        for timer in timers:
-            timer()
-    return [sum(timer() for timer in timers) for _ in range(config.runs)]
-
-
-def _fps_batch(runtime: Any, config: BenchConfig, frame: np.ndarray, fps: float) -> float | None:
-    """Frames per second when ``--batch`` frames run per call; the batch-1 figure for batch 1,
-    None where the artifact takes one frame per call."""
-    from edgeir.runtimes.restorer import Restorer
-
-    if config.batch == 1:
-        return fps
-    if runtime.max_batch is not None and runtime.max_batch != config.batch:
-        return None
-    batched = Restorer(runtime, tile=config.tile, batch=config.batch)
-    frames = [frame] * config.batch
-    times = _timed(lambda: batched.restore_batch(frames), max(3, config.runs // 2), 1)
-    return round(config.batch * 1e3 / float(np.median(times)), 2)
 
 
 def run_target(config: BenchConfig, target: str, reference: list[np.ndarray] | None,
@@ -359,27 +226,7 @@ def run_target(config: BenchConfig, target: str, reference: list[np.ndarray] | N
     """With ``isolate``, the export and the measurement each run in a fresh process."""
     if not isolate:
         return measure(config, target, reference)
-    early = _in_fresh_process(target, "exporting", prepare, config, target)
+    early = in_fresh_process(target, "exporting", prepare, config, target)
     if early is not None:
         return early
-    return _in_fresh_process(target, "running", measure, config, target, reference)
-
-
-def _in_fresh_process(target: str, doing: str, function: Any, *args: Any) -> Any:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        try:
-            return pool.submit(function, *args).result()
-        except BrokenProcessPool:
-            return TargetResult(target, status=f"failed: the process {doing} it died (crash or out of memory)")
-
-
-def finish(results: list[TargetResult]) -> None:
-    """PSNR drop against the torch FP32 run, once every target is measured."""
-    base = next((r for r in results if r.target == REFERENCE and r.status == "ok"), None)
-    for result in results:
-        if base is not None and result.psnr is not None:
-            result.psnr_drop = round(base.psnr - result.psnr, 3)
+    return in_fresh_process(target, "running", measure, config, target, reference)

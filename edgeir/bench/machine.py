@@ -8,7 +8,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from edgeir.devices import cuda_gpus
+from edgeir.runtimes.cuda import gpu_names
 
 LIBRARIES = ("edgeir", "torch", "numpy", "onnxruntime", "openvino", "nncf", "tensorrt",
              "coremltools", "nvidia-modelopt")
@@ -63,14 +63,37 @@ def jetson() -> dict[str, str] | None:
 
 def jetpack_version() -> str | None:
     """JetPack's version as its Debian meta-package records it (absent on minimal images)."""
+    return (_command("dpkg-query", "-W", "-f=${Version}", "nvidia-jetpack") or "").strip() or None
+
+
+def _command(*argv: str) -> str | None:
     import subprocess
 
     try:
-        done = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "nvidia-jetpack"],
-                              capture_output=True, text=True, timeout=10)
+        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return (done.stdout.strip() or None) if done.returncode == 0 else None
+    return done.stdout if done.returncode == 0 else None
+
+
+def power_mode() -> str:
+    """The Jetson power mode (``nvpmodel -q``: MAXN, 15W, ...): Jetson figures depend on it."""
+    for line in (_command("nvpmodel", "-q") or "").splitlines():
+        if line.startswith("NV Power Mode:"):
+            return line.split(":", 1)[1].strip() or "unknown"
+    return "unknown"
+
+
+def jetson_clocks() -> str:
+    """``on`` where every CPU's minimum frequency is pinned to its maximum (what jetson_clocks
+    does), ``off`` where not; ``unknown`` where cpufreq cannot be read."""
+    pinned = []
+    for cpu in sorted(Path("/sys/devices/system/cpu").glob("cpu[0-9]*")):
+        low, high = _read(f"{cpu}/cpufreq/scaling_min_freq"), _read(f"{cpu}/cpufreq/cpuinfo_max_freq")
+        if low is None or high is None:
+            return "unknown"
+        pinned.append(low == high)
+    return ("on" if all(pinned) else "off") if pinned else "unknown"
 
 
 def describe() -> dict[str, Any]:
@@ -84,8 +107,10 @@ def describe() -> dict[str, Any]:
         "cpu": cpu_name(),
         "cpu_features": cpu_features(),
         "cores": os.cpu_count(),
-        "gpu": ", ".join(cuda_gpus()) or None,
-        "jetson": jetson(),
+        "gpu": ", ".join(gpu_names()) or None,
+        "jetson": (board := jetson()),
+        "power_mode": power_mode() if board else "unknown",
+        "jetson_clocks": jetson_clocks() if board else "unknown",
         "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
         "python": platform.python_version(),
         "libraries": versions,

@@ -1,9 +1,15 @@
-"""Image quality as upstream evaluation measures it, through scikit-image.
+"""Image quality as upstream evaluation measures it: PSNR and SSIM, in numpy.
 
 Restored frames are clamped to [0, 1] and rounded to 8 bits before scoring (what a saved
 frame holds), then compared on RGB in [0, 1]; ``y_channel`` scores the luma of ITU-R BT.601
-instead, as much of the deblurring literature reports. SSIM is scikit-image's, over the
-three channels (or luma), with the same data range.
+instead, as much of the deblurring literature reports.
+
+These are written here rather than taken from scikit-image because the device bench runs
+in an install of numpy and one runtime, and host and device must score with the same code
+for their figures to be compared. They follow scikit-image's definitions exactly
+(``peak_signal_noise_ratio``; ``structural_similarity`` with its defaults: a 7 x 7 uniform
+window, sample covariance, K1 0.01, K2 0.03, the border of half a window left out, the mean
+over channels; ``rgb2ycbcr``'s luma), and a test holds them to scikit-image's results.
 """
 
 from __future__ import annotations
@@ -11,6 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from edgeir.errors import EdgeIRError
+
+WINDOW = 7
+K1, K2 = 0.01, 0.03
+LUMA = np.array([65.481, 128.553, 24.966])
+"""BT.601 Y from RGB in [0, 1], in 8-bit levels (+16 offset), as ``skimage.color.rgb2ycbcr``."""
 
 
 def to_unit_8bit(image: np.ndarray) -> np.ndarray:
@@ -23,9 +34,7 @@ def to_unit_8bit(image: np.ndarray) -> np.ndarray:
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
-    from skimage.color import rgb2ycbcr
-
-    return rgb2ycbcr(image)[..., 0] / 255.0  # Y in [16, 235] of 255, scaled to [0, 1]
+    return (image @ LUMA + 16.0) / 255.0  # Y in [16, 235] of 255, scaled to [0, 1]
 
 
 def _prepared(restored: np.ndarray, sharp: np.ndarray, y_channel: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -37,16 +46,36 @@ def _prepared(restored: np.ndarray, sharp: np.ndarray, y_channel: bool) -> tuple
 
 def psnr(restored: np.ndarray, sharp: np.ndarray, y_channel: bool = False) -> float:
     """PSNR in dB (peak 1.0); infinite for identical images."""
-    from skimage.metrics import peak_signal_noise_ratio
-
     a, b = _prepared(restored, sharp, y_channel)
-    if np.array_equal(a, b):
-        return float("inf")
-    return float(peak_signal_noise_ratio(b, a, data_range=1.0))
+    mse = float(np.mean((a - b) ** 2))
+    return float("inf") if mse == 0 else float(10.0 * np.log10(1.0 / mse))
+
+
+def _window_means(x: np.ndarray) -> np.ndarray:
+    """Mean of every full WINDOW x WINDOW window of an H x W plane (summed-area table)."""
+    table = np.zeros((x.shape[0] + 1, x.shape[1] + 1))
+    table[1:, 1:] = x.cumsum(axis=0).cumsum(axis=1)
+    k = WINDOW
+    sums = table[k:, k:] - table[:-k, k:] - table[k:, :-k] + table[:-k, :-k]
+    return sums / (k * k)
+
+
+def _ssim_plane(a: np.ndarray, b: np.ndarray) -> float:
+    if min(a.shape) < WINDOW:
+        raise EdgeIRError(f"expected images of at least {WINDOW}x{WINDOW} for SSIM, found {a.shape[0]}x{a.shape[1]}")
+    n = WINDOW * WINDOW
+    covariance = n / (n - 1)  # sample covariance, as scikit-image by default
+    ua, ub = _window_means(a), _window_means(b)
+    va = covariance * (_window_means(a * a) - ua * ua)
+    vb = covariance * (_window_means(b * b) - ub * ub)
+    vab = covariance * (_window_means(a * b) - ua * ub)
+    c1, c2 = K1 ** 2, K2 ** 2  # data range 1
+    s = ((2 * ua * ub + c1) * (2 * vab + c2)) / ((ua * ua + ub * ub + c1) * (va + vb + c2))
+    return float(s.mean())
 
 
 def ssim(restored: np.ndarray, sharp: np.ndarray, y_channel: bool = False) -> float:
-    from skimage.metrics import structural_similarity
-
     a, b = _prepared(restored, sharp, y_channel)
-    return float(structural_similarity(b, a, data_range=1.0, channel_axis=None if y_channel else 2))
+    if y_channel:
+        return _ssim_plane(a, b)
+    return float(np.mean([_ssim_plane(a[..., c], b[..., c]) for c in range(a.shape[2])]))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import math
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeir.bench.harness import FIELDS, REFERENCE, TargetResult
+from edgeir.bench.measure import FIELDS, TargetResult
 from edgeir.fileio import atomic_path
 
 STATUS_WIDTH = 40
@@ -69,15 +70,31 @@ def to_markdown(machine: dict[str, Any], results: list[TargetResult], evaluation
     return "\n".join(lines) + "\n"
 
 
+TABLE_FIELDS = ("target", "status", "precision", "psnr", "psnr_drop", "psnr_vs_fp32", "ssim",
+                "latency_ms_p50", "fps", "fps_batch", "size_mb")
+"""The columns of the terminal table (report.md and report.json hold every field)."""
+
+
+def plain_table(results: list[TargetResult]) -> str:
+    """The terminal table without rich (a device install): fixed-width text."""
+    rows = [list(TABLE_FIELDS)] + [[_cell(r.row()[name]) for name in TABLE_FIELDS] for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_FIELDS))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
 def print_table(results: list[TargetResult], console: Any = None) -> None:
     import sys
 
+    from edgeir.progress import has_rich
+
+    if not has_rich() and console is None:
+        print(plain_table(results))
+        return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title="edgeir bench")
-    shown = ("target", "status", "precision", "psnr", "psnr_drop", "psnr_vs_fp32", "ssim",
-             "latency_ms_p50", "fps", "fps_batch", "size_mb")
+    shown = TABLE_FIELDS
     for name in shown:
         table.add_column(name, overflow="ellipsis", no_wrap=name in ("target", "status"),
                          max_width=STATUS_WIDTH if name == "status" else None,
@@ -125,12 +142,12 @@ def _plot_samples(results: list[TargetResult], blurred: np.ndarray, sharp: np.nd
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edgeir.bench.harness import _centre_crop
+    from edgeir.bench.measure import centre_crop
     from edgeir.bench.metrics import to_unit_8bit
 
-    panels = [("input", _centre_crop(blurred))]
+    panels = [("input", centre_crop(blurred))]
     panels += [(r.target, r.extra["sample"]) for r in results if r.extra.get("sample") is not None]
-    panels.append(("ground truth", _centre_crop(sharp)))
+    panels.append(("ground truth", centre_crop(sharp)))
     figure, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels), 2.6), squeeze=False)
     for axis, (title, image) in zip(axes[0], panels):
         axis.imshow(to_unit_8bit(image))
@@ -151,9 +168,11 @@ def write_reports(out: Path, machine: dict[str, Any], results: list[TargetResult
                       ("md", to_markdown(machine, results, evaluation))):
         with atomic_path(paths[key]) as temp:
             temp.write_text(text)
+    if importlib.util.find_spec("matplotlib") is None:  # a device install: the numbers are written
+        return {k: v for k, v in paths.items() if k not in ("plot", "samples")}
     _plot_psnr_vs_fps(results, paths["plot"])
     _plot_samples(results, *first_pair, paths["samples"])
     return paths
 
 
-__all__ = ["REFERENCE", "plain", "print_table", "to_csv", "to_json", "to_markdown", "write_reports"]
+__all__ = ["plain", "print_table", "to_csv", "to_json", "to_markdown", "write_reports"]

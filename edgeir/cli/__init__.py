@@ -12,13 +12,32 @@ import sys
 from collections.abc import Sequence
 
 from edgeir import __version__
-from edgeir.cli import bench, build_engine, calib, export, info, run, train
+from edgeir.cli import bench, build_engine, calib, export, info, pack, run, train
 from edgeir.cli.common import parse_size
 from edgeir.errors import EdgeIRError
 
 __all__ = ["build_parser", "main", "parse_size"]
 
-COMMANDS = (info, export, build_engine, calib, run, bench, train)
+COMMANDS = (info, export, build_engine, calib, run, bench, pack, train)
+
+HOST_PACKAGES = {"torch": "host", "rich": "host", "onnx": "onnx", "onnxslim": "onnx", "nncf": "openvino",
+                 "coremltools": "coreml", "modelopt": "tensorrt", "skimage": "data",
+                 "matplotlib": "data", "albumentations": "data", "cv2": "video", "PIL": "images"}
+"""Packages the host commands import, with the extra that installs each: a device install
+(numpy and one runtime) that runs a host command gets this, not a traceback."""
+HOST_COMMAND_EXTRAS = {"export": "onnx", "pack": "onnx", "bench": "onnx", "calib": "data", "train": "data"}
+
+
+def missing_package(exc: ModuleNotFoundError, command: str) -> str | None:
+    """One line for a host package this install lacks; None for anything else (a bug)."""
+    top = (exc.name or "").split(".")[0]
+    if top not in HOST_PACKAGES:
+        return None
+    extra = HOST_PACKAGES[top]
+    if extra == "host":  # torch or rich: the extra that brings the rest of the command too
+        extra = HOST_COMMAND_EXTRAS.get(command, "host")
+    torch_first = " (on a CPU machine, pip install torch==2.13.0 first)" if extra in ("host", "onnx", "data") else ""
+    return f'edgeir {command} needs {top}, which this install lacks: pip install "edgeir[{extra}]"{torch_first}'
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except EdgeIRError as exc:
         print(f"edgeir: error: {exc}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        line = missing_package(exc, args.command)
+        if line is None:
+            raise
+        print(f"edgeir: error: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("edgeir: interrupted", file=sys.stderr)

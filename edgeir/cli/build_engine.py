@@ -11,8 +11,8 @@ from edgeir.cli.common import parse_size, setup_logging
 
 def run(args: argparse.Namespace) -> int:
     from edgeir.export.tensorrt import build_from_onnx
-    from edgeir.export.tensorrt.engine import DEFAULT_WORKSPACE_MB
     from edgeir.manifest import manifest_path
+    from edgeir.runtimes.tensorrt_engine import DEFAULT_WORKSPACE_MB
 
     setup_logging()
     engine_path, manifest = build_from_onnx(

@@ -1,7 +1,10 @@
-"""Image and video files as RGB numpy frames, via OpenCV (the ``video`` extra).
+"""Image and video files as RGB numpy frames.
 
-Frames keep their bit depth (uint8 or uint16) and layout (gray, RGB, RGBA); writes are
-atomic, so an interrupted run leaves no half-written file.
+Images go through OpenCV where it is installed (the ``video`` extra), else through Pillow
+(the ``images`` extra, a few MB for a device that restores photos); video needs OpenCV.
+Frames keep their bit depth (uint8 or uint16) and layout (gray, RGB, RGBA), except that
+Pillow holds 16-bit colour in 8 bits and is refused for it; writes are atomic, so an
+interrupted run leaves no half-written file.
 """
 
 from __future__ import annotations
@@ -24,10 +27,19 @@ def cv2() -> ModuleType:
     try:
         import cv2 as module
     except ImportError:
-        raise EdgeIRError(
-            'reading and writing images and video needs OpenCV: pip install "edgeir[video]"'
-        ) from None
+        raise EdgeIRError('reading and writing video needs OpenCV: pip install "edgeir[video]"') from None
     return module
+
+
+def image_library() -> str:
+    """``cv2`` or ``PIL``, whichever reads images here (OpenCV first: it keeps 16-bit colour)."""
+    import importlib.util
+
+    for name in ("cv2", "PIL"):
+        if importlib.util.find_spec(name) is not None:
+            return name
+    raise EdgeIRError('reading and writing images needs OpenCV or Pillow, found neither: '
+                      'pip install "edgeir[images]" (Pillow) or "edgeir[video]" (OpenCV)')
 
 
 def is_image(path: Path) -> bool:
@@ -82,6 +94,8 @@ def read_image(path: str | Path) -> np.ndarray:
     """H x W (gray), H x W x 3 (RGB) or H x W x 4 (RGBA), uint8 or uint16, upright
     (EXIF orientation applied)."""
     path = Path(path)
+    if image_library() == "PIL":
+        return _read_with_pillow(path)
     frame = cv2().imread(str(path), cv2().IMREAD_UNCHANGED)
     if frame is None:
         raise EdgeIRError(f"expected a readable image, could not read {path}")
@@ -90,6 +104,32 @@ def read_image(path: str | Path) -> np.ndarray:
     if frame.ndim == 3 and frame.shape[2] == 1:
         frame = frame[:, :, 0]
     return _apply_orientation(_swap_rb(frame), _exif_orientation(path))
+
+
+PILLOW_MODES = {"L": None, "RGB": None, "RGBA": None, "I;16": np.uint16, "I": np.uint16,
+                "1": "L", "P": "RGBA", "PA": "RGBA", "LA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB"}
+"""Pillow image modes: kept as they are (None), read as uint16 gray, or converted to a mode."""
+
+
+def _read_with_pillow(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            mode = PILLOW_MODES.get(image.mode, "RGB")
+            if isinstance(mode, str):
+                image = image.convert(mode)
+            frame = np.asarray(image)
+            if mode is np.uint16:
+                if frame.min() < 0 or frame.max() > 65535:
+                    raise EdgeIRError(f"expected an 8- or 16-bit image, found {image.mode} values in {path}")
+                frame = frame.astype(np.uint16)
+    except (OSError, UnidentifiedImageError, ValueError):
+        raise EdgeIRError(f"expected a readable image, could not read {path}") from None
+    if frame.dtype not in (np.uint8, np.uint16):
+        raise EdgeIRError(f"expected an 8- or 16-bit image, found {frame.dtype} in {path}")
+    return _apply_orientation(frame, _exif_orientation(path))
 
 
 SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
@@ -101,9 +141,26 @@ def write_image(path: str | Path, frame: np.ndarray) -> None:
     path = Path(path)
     if frame.dtype == np.uint16 and path.suffix.lower() not in SIXTEEN_BIT_SUFFIXES:
         frame = np.rint(frame / 257.0).astype(np.uint8)
+    if image_library() == "PIL":
+        _write_with_pillow(path, frame)
+        return
     with atomic_path(path) as temp:
         if not cv2().imwrite(str(temp), _swap_rb(frame)):
             raise EdgeIRError(f"expected to write an image to {path}, OpenCV refused {path.suffix}")
+
+
+def _write_with_pillow(path: Path, frame: np.ndarray) -> None:
+    from PIL import Image
+
+    if frame.dtype == np.uint16 and frame.ndim == 3:
+        raise EdgeIRError(f"expected OpenCV to write the 16-bit colour image {path.name} (Pillow holds "
+                          'only 8 bits per colour channel), found Pillow only: pip install "edgeir[video]"')
+    image = Image.fromarray(frame if frame.ndim == 2 or frame.shape[2] != 1 else frame[:, :, 0])
+    with atomic_path(path) as temp:
+        try:
+            image.save(temp, format=Image.registered_extensions().get(path.suffix.lower()))
+        except (OSError, KeyError, ValueError) as exc:
+            raise EdgeIRError(f"expected to write an image to {path}, Pillow refused it: {exc}") from None
 
 
 class VideoReader:

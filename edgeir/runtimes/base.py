@@ -65,11 +65,12 @@ class RuntimeInfo:
         }
 
 
-def time_on_stream(torch: Any, stream: Any, work: Callable[[], object]) -> float:
+def time_on_stream(new_event: Callable[[], Any], stream: Any, work: Callable[[], object]) -> float:
     """Milliseconds the GPU spent on what ``work`` queues on ``stream``, from CUDA events
-    (host time, copies and Python overhead excluded). ``torch`` is passed in so that this
-    module imports no torch."""
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    (host time, copies and Python overhead excluded). ``new_event()`` makes a timing event
+    with ``record(stream)``, ``synchronize()`` and ``elapsed_time(end)`` (torch's, or
+    ``edgeir.runtimes.cuda.Event``), so that this module imports neither."""
+    start, end = new_event(), new_event()
     start.record(stream)
     work()
     end.record(stream)

@@ -78,7 +78,8 @@ class TorchRuntime(Runtime):
 
         def run_once() -> float:
             with torch.inference_mode():
-                return time_on_stream(torch, torch.cuda.current_stream(self.device), lambda: self.model(source))
+                return time_on_stream(lambda: torch.cuda.Event(enable_timing=True),
+                                      torch.cuda.current_stream(self.device), lambda: self.model(source))
 
         return run_once
 

@@ -26,3 +26,28 @@ def test_jetson_model_and_l4t_release(monkeypatch):
                                 "l4t": "# R36 (release), REVISION: 4.0, GCID: 1", "jetpack": "6.2+b77"}
     _files(monkeypatch, {"/proc/device-tree/model": "Raspberry Pi 5"})
     assert machine.jetson() is None
+
+
+def test_jetson_power_mode_and_clocks(monkeypatch, tmp_path):
+    monkeypatch.setattr(machine, "_command", lambda *argv: "NV Fan Mode:quiet\nNV Power Mode: MAXN\n0\n")
+    assert machine.power_mode() == "MAXN"
+    monkeypatch.setattr(machine, "_command", lambda *argv: None)  # no nvpmodel
+    assert machine.power_mode() == "unknown"
+    frequencies = {"/sys/devices/system/cpu/cpu0/cpufreq/scaling_min_freq": "1984000",
+                   "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq": "1984000",
+                   "/sys/devices/system/cpu/cpu1/cpufreq/scaling_min_freq": "729600",
+                   "/sys/devices/system/cpu/cpu1/cpufreq/cpuinfo_max_freq": "1984000"}
+    monkeypatch.setattr(machine.Path, "glob", lambda self, pattern: [machine.Path(f"/sys/devices/system/cpu/cpu{i}")
+                                                                       for i in (0, 1)])
+    _files(monkeypatch, frequencies)
+    assert machine.jetson_clocks() == "off"
+    frequencies["/sys/devices/system/cpu/cpu1/cpufreq/scaling_min_freq"] = "1984000"
+    assert machine.jetson_clocks() == "on"
+    _files(monkeypatch, {})
+    assert machine.jetson_clocks() == "unknown"
+
+
+def test_power_fields_are_unknown_off_a_jetson(monkeypatch):
+    monkeypatch.setattr(machine, "jetson", lambda: None)
+    described = machine.describe()
+    assert described["power_mode"] == described["jetson_clocks"] == "unknown"

@@ -48,3 +48,13 @@ def test_mismatched_images_are_refused():
     restored, sharp = _pair()
     with pytest.raises(EdgeIRError, match="two H x W x 3 images of one size"):
         psnr(restored[:10], sharp)
+
+
+def test_smooth_frames_match_scikit_image_too():
+    """Flat regions make the window variances tiny: the summed-area means must stay exact there."""
+    y, x = np.mgrid[0:256, 0:256] / 256.0
+    sharp = np.rint(np.stack([x, y, (x + y) / 2], axis=2) * 255).astype(np.uint8)
+    restored = (sharp / 255.0 + np.random.default_rng(2).normal(0, 0.002, sharp.shape)).astype(np.float32)
+    a, b = np.rint(np.clip(restored, 0, 1) * 255) / 255, sharp / 255.0
+    assert ssim(restored, sharp) == pytest.approx(structural_similarity(b, a, data_range=1.0, channel_axis=2), abs=1e-7)
+    assert psnr(restored, sharp) == pytest.approx(peak_signal_noise_ratio(b, a, data_range=1.0), abs=1e-6)

@@ -92,3 +92,51 @@ def test_sixteen_bit_to_jpeg_is_rounded_to_eight(tmp_path):
     write_image(tmp_path / "x.jpg", frame)
     back = read_image(tmp_path / "x.jpg")
     assert back.dtype == np.uint8 and abs(int(back.mean()) - round(30000 / 257)) <= 2
+
+
+@pytest.fixture
+def pillow_only(monkeypatch):
+    """A device install with Pillow (the images extra) and no OpenCV."""
+    pytest.importorskip("PIL", reason="the images extra is not installed")
+    from edgeir.data import io
+
+    monkeypatch.setattr(io, "image_library", lambda: "PIL")
+    monkeypatch.setattr(io, "cv2", lambda: pytest.fail("OpenCV used where only Pillow is installed"))
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8),
+        np.random.default_rng(2).integers(0, 256, (20, 30), dtype=np.uint8),
+        np.random.default_rng(3).integers(0, 256, (20, 30, 4), dtype=np.uint8),
+        np.random.default_rng(4).integers(0, 65536, (20, 30), dtype=np.uint16),
+    ],
+    ids=["rgb8", "gray", "rgba", "gray16"],
+)
+def test_pillow_round_trip_without_opencv(tmp_path, pillow_only, frame):
+    path = tmp_path / "frame.png"
+    write_image(path, frame)
+    back = read_image(path)
+    assert back.dtype == frame.dtype and np.array_equal(back, frame)
+    assert [p.name for p in tmp_path.iterdir()] == ["frame.png"]
+
+
+def test_pillow_refuses_16_bit_colour_and_unreadable_files(tmp_path, pillow_only):
+    with pytest.raises(EdgeIRError, match="expected OpenCV to write the 16-bit colour image x.png"):
+        write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint16))
+    assert list(tmp_path.iterdir()) == []
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(EdgeIRError, match="could not read .*bad.png"):
+        read_image(bad)
+
+
+def test_neither_library_names_the_extra(monkeypatch):
+    import importlib.util
+
+    from edgeir.data import io
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(EdgeIRError, match=r'needs OpenCV or Pillow, found neither: pip install "edgeir\[images\]"'):
+        io.image_library()

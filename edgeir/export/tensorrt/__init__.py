@@ -22,17 +22,18 @@ from edgeir.export.onnx import DEFAULT_OPSET, FP16_MIN_PSNR, INT8_MIN_PSNR, sess
 from edgeir.export.parity import compare, held_out_agreement, parity_input
 from edgeir.export.request import ExportRequest, ExportResult, versions
 from edgeir.export.tensorrt.compat import check_graph
-from edgeir.export.tensorrt.engine import (
+from edgeir.fileio import atomic_path, sha256_of
+from edgeir.manifest import Manifest, manifest_path
+from edgeir.models import INPUT_NAME, exportable
+from edgeir.runtimes.tensorrt_engine import (
     DEFAULT_WORKSPACE_MB,
     SUPPORTED_MAJORS,
     Profile,
     build_commands,
-    build_engine,
+    graph_manifest,
     why_no_engine,
+    write_engine,
 )
-from edgeir.fileio import atomic_path, sha256_of
-from edgeir.manifest import Manifest, manifest_path
-from edgeir.models import INPUT_NAME, exportable
 from edgeir.shapes import InputShapes
 
 log = logging.getLogger("edgeir")
@@ -203,15 +204,7 @@ def build_from_onnx(
     profile; ``shape`` (static) or ``dynamic`` (``MIN:OPT:MAX``) with ``batch`` replace
     the profile."""
     onnx_path = Path(onnx_path)
-    sidecar = manifest_path(onnx_path)
-    if not onnx_path.is_file():
-        raise EdgeIRError(f"expected a TRT-ready ONNX file, found nothing at {onnx_path}")
-    if not sidecar.is_file():
-        raise EdgeIRError(f"expected {sidecar.name} beside {onnx_path.name} (written by edgeir export "
-                          "--target trt-fp16|trt-int8), found none")
-    source = Manifest.read(sidecar)
-    if not source.target.startswith("trt-"):
-        raise EdgeIRError(f"expected a TRT-ready graph (target trt-fp16 or trt-int8), found a {source.target} export")
+    source = graph_manifest(onnx_path)
     if shape is not None and dynamic is not None:
         raise EdgeIRError("expected either --shape or --dynamic, found both")
     if shape is not None or dynamic is not None:
@@ -227,13 +220,5 @@ def build_from_onnx(
     if engine_path is None:
         engine_path = onnx_path.with_name(onnx_path.name[: -len(ONNX_SUFFIX)] + ".engine"
                                           if onnx_path.name.endswith(ONNX_SUFFIX) else onnx_path.stem + ".engine")
-    profile = Profile.from_shapes(shapes, source.input["name"])
-    data, built = build_engine(onnx_path, profile, source.precision, workspace_mb, timing_cache, trt=trt)
-    details = {**source.details, "engine": {**built, "onnx": onnx_path.name, "onnx_sha256": source.artifact.get("sha256")}}
-    manifest = replace(source, runtime="tensorrt", shapes=shapes.to_dict(), details=details)
-    with atomic_path(engine_path) as temp:
-        temp.write_bytes(data)
-        manifest.artifact = {"file": engine_path.name, "sha256": sha256_of(temp), "size_bytes": temp.stat().st_size}
-        manifest.write(manifest_path(engine_path))
-    log.info("wrote %s and %s", engine_path, manifest_path(engine_path).name)
+    manifest = write_engine(onnx_path, engine_path, shapes, workspace_mb, timing_cache, trt=trt)
     return engine_path, manifest

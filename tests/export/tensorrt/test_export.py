@@ -17,10 +17,10 @@ pytest.importorskip("albumentations", reason="the data extra is not installed")
 from edgeir import cli  # noqa: E402
 from edgeir.export.tensorrt import build_from_onnx  # noqa: E402
 from edgeir.export.tensorrt.compat import check_graph  # noqa: E402
-from edgeir.export.tensorrt.engine import why_no_engine  # noqa: E402
 from edgeir.export.tensorrt.graph import fp32_compute_nodes  # noqa: E402
 from edgeir.manifest import Manifest, manifest_path  # noqa: E402
 from edgeir.runtimes import load  # noqa: E402
+from edgeir.runtimes.tensorrt_engine import why_no_engine  # noqa: E402
 from tests.export.tensorrt import recording_tensorrt  # noqa: E402
 
 # slow: the two exports (ModelOpt FP16 conversion, INT8 calibration, CPU verification with

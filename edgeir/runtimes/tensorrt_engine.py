@@ -2,7 +2,9 @@
 
 An engine is tied to one GPU model and one TensorRT version, so this runs where the engine
 will be used (a Jetson, a workstation), through ``edgeir export`` when TensorRT and a GPU
-are present or ``edgeir build-engine`` later. Two TensorRT generations are supported:
+are present, ``edgeir build-engine`` or ``edgeir bench --bundle`` later; it lives with the
+runtimes because the device has no exporter (and needs neither torch nor onnx for this).
+Two TensorRT generations are supported:
 
 - TensorRT 10: the network is weakly typed and precision comes from builder flags (FP16,
   and INT8 for a Q/DQ graph, whose scales are then taken from the graph);
@@ -18,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeir.devices import cuda_gpus
 from edgeir.errors import EdgeIRError
-from edgeir.fileio import atomic_path
+from edgeir.fileio import atomic_path, sha256_of
+from edgeir.manifest import Manifest, manifest_path
+from edgeir.runtimes.cuda import gpu_names
 from edgeir.shapes import InputShapes
 
 log = logging.getLogger("edgeir")
@@ -66,7 +69,7 @@ class Profile:
 
 def cuda_gpu() -> str | None:
     """The name of the first CUDA GPU, the one an engine is built on; None where there is none."""
-    gpus = cuda_gpus()
+    gpus = gpu_names()
     return gpus[0] if gpus else None
 
 
@@ -168,3 +171,69 @@ def build_engine(
         "timing_cache": str(timing_cache) if timing_cache is not None else None,
         "build_seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def graph_manifest(onnx_path: Path) -> Manifest:
+    """The manifest of a TRT-ready graph written by ``edgeir export --target trt-*``."""
+    sidecar = manifest_path(onnx_path)
+    if not onnx_path.is_file():
+        raise EdgeIRError(f"expected a TRT-ready ONNX file, found nothing at {onnx_path}")
+    if not sidecar.is_file():
+        raise EdgeIRError(f"expected {sidecar.name} beside {onnx_path.name} (written by edgeir export "
+                          "--target trt-fp16|trt-int8), found none")
+    source = Manifest.read(sidecar)
+    if not source.target.startswith("trt-"):
+        raise EdgeIRError(f"expected a TRT-ready graph (target trt-fp16 or trt-int8), found a {source.target} export")
+    return source
+
+
+def write_engine(onnx_path: Path, engine_path: Path, shapes: InputShapes | None = None,
+                 workspace_mb: int = DEFAULT_WORKSPACE_MB, timing_cache: Path | None = None,
+                 trt: Any = None) -> Manifest:
+    """Build the engine of a TRT-ready ONNX and write it atomically with its manifest (the
+    graph's, with the runtime, the profile and the build recorded); ``shapes`` replaces the
+    graph's profile (the caller has checked the graph allows it)."""
+    from dataclasses import replace
+
+    source = graph_manifest(onnx_path)
+    shapes = shapes or source.input_shapes
+    profile = Profile.from_shapes(shapes, source.input["name"])
+    data, built = build_engine(onnx_path, profile, source.precision, workspace_mb, timing_cache, trt=trt)
+    details = {**source.details, "engine": {**built, "onnx": onnx_path.name, "onnx_sha256": source.artifact.get("sha256")}}
+    manifest = replace(source, runtime="tensorrt", shapes=shapes.to_dict(), details=details)
+    with atomic_path(engine_path) as temp:
+        temp.write_bytes(data)
+        manifest.artifact = {"file": engine_path.name, "sha256": sha256_of(temp), "size_bytes": temp.stat().st_size}
+        manifest.write(manifest_path(engine_path))
+    log.info("wrote %s and %s", engine_path, manifest_path(engine_path).name)
+    return manifest
+
+
+def cache_key(*parts: str) -> str:
+    """A short digest of what a cached file depends on, for its name."""
+    import hashlib
+
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+
+
+def cached_engine(onnx_path: Path, cache: Path, trt: Any = None) -> tuple[Path, bool]:
+    """(the engine of ``onnx_path`` in ``cache``, whether it was built now): built once per
+    graph, TensorRT version, GPU and profile, with a timing cache per TensorRT version and
+    GPU beside the engines, so a second run loads instead of rebuilding."""
+    if trt is None:
+        from edgeir.runtimes.base import import_runtime
+        from edgeir.runtimes.tensorrt_backend import TENSORRT_INSTALL
+
+        trt = import_runtime("tensorrt", "building a TensorRT engine", "tensorrt", TENSORRT_INSTALL)
+    source = graph_manifest(onnx_path)
+    version, gpu = str(trt.__version__), cuda_gpu() or "no GPU"
+    profile = Profile.from_shapes(source.input_shapes, source.input["name"])
+    key = cache_key(sha256_of(onnx_path), version, gpu, profile.describe())
+    engine = cache / f"{onnx_path.name.removesuffix('.onnx')}.{key}.engine"
+    if engine.is_file() and manifest_path(engine).is_file():
+        log.info("TensorRT engine from the cache: %s", engine.name)
+        return engine, False
+    timing = cache / f"timing.{cache_key(version, gpu)}.cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    write_engine(onnx_path, engine, timing_cache=timing, trt=trt)
+    return engine, True

@@ -5,7 +5,7 @@ engine, and no test claims one was built)."""
 import pytest
 
 from edgeir.errors import EdgeIRError
-from edgeir.export.tensorrt.engine import Profile, build_commands, build_engine
+from edgeir.runtimes.tensorrt_engine import Profile, build_commands, build_engine
 from edgeir.shapes import InputShapes
 from tests.export.tensorrt import recording_tensorrt
 
@@ -86,3 +86,44 @@ def test_parser_errors_and_failed_builds_are_edgeir_errors(tmp_path):
 def test_unsupported_tensorrt_version(tmp_path):
     with pytest.raises(EdgeIRError, match="expected TensorRT 10 or 11, found TensorRT 8.6.1"):
         build_engine(tmp_path / "m.trt.onnx", _profile(), "fp16", trt=recording_tensorrt.make("8.6.1"))
+
+
+def _trt_ready_graph(folder):
+    """A TRT-ready ONNX as edgeir export writes it (bytes stand in for the graph: the recording
+    double parses nothing) with its manifest."""
+    from edgeir.manifest import Manifest, manifest_path
+
+    graph = folder / "m.trt.onnx"
+    graph.write_bytes(b"a graph")
+    shapes = InputShapes.dynamic("256x256:512x512:768x768", "motion-deblur")
+    Manifest(target="trt-fp16", precision="fp16", runtime="onnxruntime", variant="s", task="motion-deblur",
+             weights={}, input={"name": "input"}, output={"name": "output"}, size_rule={}, shapes=shapes.to_dict(),
+             versions={}, artifact={"file": graph.name}).write(manifest_path(graph))
+    return graph
+
+
+def test_engines_are_cached_by_graph_tensorrt_gpu_and_profile(tmp_path, monkeypatch):
+    """What edgeir bench --bundle does on the device: the second run loads the engine it built."""
+    from edgeir.manifest import Manifest, manifest_path
+    from edgeir.runtimes import tensorrt_engine
+
+    graph, cache = _trt_ready_graph(tmp_path), tmp_path / "engines"
+    monkeypatch.setattr(tensorrt_engine, "cuda_gpu", lambda: "Orin (nvgpu)")
+    first = recording_tensorrt.make("10.13.0")
+    engine, built = tensorrt_engine.cached_engine(graph, cache, trt=first)
+    assert built and engine.parent == cache and engine.read_bytes() == b"placeholder, not an engine"
+    manifest = Manifest.read(manifest_path(engine))
+    assert manifest.runtime == "tensorrt" and manifest.details["engine"]["gpu"] == "Orin (nvgpu)"
+    assert manifest.details["engine"]["profile"]["max"] == [1, 3, 768, 768]
+    assert len(list(cache.glob("timing.*.cache"))) == 1  # kept beside the engines
+
+    again = recording_tensorrt.make("10.13.0")
+    assert tensorrt_engine.cached_engine(graph, cache, trt=again) == (engine, False)
+    assert again.calls == []  # nothing built
+
+    newer, _ = tensorrt_engine.cached_engine(graph, cache, trt=recording_tensorrt.make("11.0.0"))
+    monkeypatch.setattr(tensorrt_engine, "cuda_gpu", lambda: "NVIDIA H100")
+    other_gpu, _ = tensorrt_engine.cached_engine(graph, cache, trt=recording_tensorrt.make("10.13.0"))
+    graph.write_bytes(b"another graph")
+    other_graph, _ = tensorrt_engine.cached_engine(graph, cache, trt=recording_tensorrt.make("10.13.0"))
+    assert len({engine, newer, other_gpu, other_graph}) == 4

@@ -1,0 +1,118 @@
+"""``edgeir bench --bundle``: the benchmark on the device, from a bundle packed on the host.
+
+Runs in an install of numpy and one runtime: nothing is exported here and torch is not
+needed, because the bundle carries the artifacts, the frames, their ground truth and the
+host's torch FP32 outputs. Each target is measured by the same code as on the host
+(``measure.measure_runtime``), so the two reports compare field for field. TensorRT engines
+are built here from the TRT-ready ONNX, once: they are cached in the bundle's ``engines/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeir.bench.bundle import ENGINES, Bundle, BundleTarget, open_bundle
+from edgeir.bench.measure import (
+    Skipped,
+    TargetResult,
+    finish,
+    in_fresh_process,
+    measure_runtime,
+    peak_rss_mb,
+    record_error,
+)
+from edgeir.errors import EdgeIRError
+
+log = logging.getLogger("edgeir")
+
+
+@dataclass
+class DeviceSettings:
+    runs: int = 20
+    warmup: int = 3
+    batch: int = 1
+    tile: int | None = None
+    y_channel: bool = False
+    """Taken from the bundle: the host scored that way."""
+    device: str | None = None
+
+
+def _open_artifact(bundle: Bundle, entry: BundleTarget, device: str | None) -> tuple[Any, dict[str, Any]]:
+    """(runtime, facts); raises ``Skipped`` where this device lacks the runtime."""
+    from edgeir.runtimes import load, why_unavailable
+
+    missing = why_unavailable(entry.runtime)
+    if missing is not None:
+        raise Skipped(f"{entry.runtime} cannot run here: {missing}")
+    path = bundle.path(entry.artifact)
+    facts: dict[str, Any] = {"artifact": str(path)}
+    if entry.runtime == "tensorrt":
+        from edgeir.runtimes.tensorrt_engine import cached_engine
+
+        path, built = cached_engine(path, bundle.root / ENGINES)
+        facts.update(artifact=str(path), engine_cached=not built)
+    return load(path, device), facts
+
+
+def measure_target(bundle_root: Path, target: str, settings: DeviceSettings) -> TargetResult:
+    """One target of the bundle, measured; errors become its status."""
+    bundle = open_bundle(bundle_root, verify=False)  # the parent verified it
+    entry = next(t for t in bundle.targets if t.target == target)
+    result = TargetResult(target, size_mb=entry.size_mb, export_s=entry.export_s)
+    try:
+        runtime, facts = _open_artifact(bundle, entry, settings.device)
+        result.extra.update(facts)
+        measure_runtime(result, runtime, bundle.pairs(), bundle.reference(), settings)
+    except Skipped as exc:
+        record_error(result, exc)
+        return result
+    except Exception as exc:  # a broken target must not end the benchmark
+        record_error(result, exc)
+    result.peak_rss_mb = round(peak_rss_mb(), 1)
+    return result
+
+
+def bench_bundle(root: str | Path, out: Path, settings: DeviceSettings, targets: list[str] | None = None,
+                 isolate: bool = True) -> Any:
+    """Measure every target of the bundle (or ``targets`` of it) and write the reports."""
+    from edgeir.bench import BenchRun
+    from edgeir.bench.machine import describe
+    from edgeir.bench.report import write_reports
+    from edgeir.progress import progress_bar
+
+    bundle = open_bundle(root)
+    settings.y_channel = bool(bundle.evaluation.get("y_channel"))
+    if settings.tile is None:
+        settings.tile = bundle.evaluation.get("tile")
+    packed = [t.target for t in bundle.targets]
+    chosen = packed if targets is None else targets
+    unknown = [t for t in chosen if t not in packed]
+    if unknown:
+        raise EdgeIRError(f"expected targets of the bundle ({', '.join(packed)}), found {', '.join(unknown)}")
+    if settings.runs < 1 or settings.warmup < 0 or settings.batch < 1:
+        raise EdgeIRError(f"expected --runs >= 1, --warmup >= 0 and --batch >= 1, found "
+                          f"{settings.runs}, {settings.warmup} and {settings.batch}")
+    results = []
+    with progress_bar("targets") as bar:
+        task = bar.add_task("benchmarking the bundle", total=len(chosen))
+        for target in chosen:
+            bar.update(task, description=f"benchmarking {target}")
+            if isolate:
+                result = in_fresh_process(target, "running", measure_target, bundle.root, target, settings)
+            else:
+                result = measure_target(bundle.root, target, settings)
+            result.extra.pop("outputs", None)
+            results.append(result)
+            bar.console.print(f"{target}: {result.summary()}")
+            bar.advance(task)
+    finish(results, bundle.reference_psnr)
+    machine = describe()
+    evaluation = (f"{bundle.evaluation['description']} from the bundle {bundle.root.name} (packed "
+                  f"{bundle.index['created']}), PSNR drop against the host's torch FP32 "
+                  f"({bundle.reference_psnr:.3f} dB), PSNR/SSIM on {'Y' if settings.y_channel else 'RGB'}")
+    blurred, sharp = bundle.pairs()[0]
+    reports = write_reports(out, machine, results, evaluation, (blurred, sharp))
+    return BenchRun(results, reports, machine)

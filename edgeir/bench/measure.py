@@ -1,0 +1,206 @@
+"""How one runtime is measured: quality on the evaluation frames, latency, FPS, memory.
+
+Shared by the host benchmark (which exports each target first) and the device benchmark
+(which opens the artifacts of a bundle): both hand a ready runtime and the frames here, so
+a figure means the same on either side. Nothing here imports torch, an exporter or a
+plotting library.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from edgeir.bench.metrics import psnr, ssim
+from edgeir.errors import EdgeIRError
+
+FIELDS = ("target", "status", "precision", "size_mb", "psnr", "ssim", "psnr_drop", "psnr_vs_fp32",
+          "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "device_ms_p50", "device_ms_p90",
+          "device_ms_p99", "fps", "fps_batch", "peak_rss_mb", "export_s")
+"""``report.json`` / ``report.csv`` field names, in order: scripts rely on them."""
+DEVICE_FIELDS = ("device_ms_p50", "device_ms_p90", "device_ms_p99")
+"""Filled for runtimes on a GPU only; None where the network runs on the host."""
+SAMPLE_CROP = 96
+
+
+
+
+class Settings(Protocol):
+    """What a measurement is asked (``BenchConfig`` on the host, the bundle bench's own
+    settings on the device)."""
+
+    runs: int
+    warmup: int
+    batch: int
+    tile: int | None
+    y_channel: bool
+
+
+@dataclass
+class TargetResult:
+    target: str
+    status: str = "ok"
+    precision: str | None = None
+    size_mb: float | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    psnr_drop: float | None = None
+    psnr_vs_fp32: float | None = None
+    latency_ms_p50: float | None = None
+    latency_ms_p90: float | None = None
+    latency_ms_p99: float | None = None
+    device_ms_p50: float | None = None
+    """GPU targets only: time on the device, without host/device copies (CUDA events)."""
+    device_ms_p90: float | None = None
+    device_ms_p99: float | None = None
+    fps: float | None = None
+    fps_batch: float | None = None
+    peak_rss_mb: float | None = None
+    export_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Not in the fixed fields: artifact path, cached export, notes, the sample crop."""
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in FIELDS}
+
+    def summary(self) -> str:
+        """One line for the log as each target finishes (the table comes at the end)."""
+        if self.status != "ok":
+            return self.status
+        return (f"ok, {self.precision}, PSNR {self.psnr:.2f} dB, {self.latency_ms_p50:.1f} ms p50, "
+                f"{self.fps:g} FPS")
+
+
+class Skipped(Exception):
+    """A runtime or device this machine lacks: the target is ``skipped``, not ``failed``."""
+
+
+def peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if sys.platform == "darwin" else peak / 1e3  # bytes on macOS, KiB elsewhere
+
+
+def _percentiles(times_ms: list[float]) -> tuple[float, float, float]:
+    p50, p90, p99 = np.percentile(np.asarray(times_ms), [50, 90, 99])
+    return round(float(p50), 2), round(float(p90), 2), round(float(p99), 2)
+
+
+def _timed(call: Any, runs: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def centre_crop(image: np.ndarray, side: int = SAMPLE_CROP) -> np.ndarray:
+    top, left = max(0, (image.shape[0] - side) // 2), max(0, (image.shape[1] - side) // 2)
+    return image[top : top + side, left : left + side]
+
+
+def record_error(result: TargetResult, exc: Exception) -> None:
+    """``skipped:`` for what this machine lacks, ``failed:`` for what broke."""
+    if isinstance(exc, Skipped):
+        result.status = f"skipped: {exc}"
+        return
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    result.status = f"failed: {first_line}"
+    if not isinstance(exc, EdgeIRError):
+        result.extra["traceback"] = traceback.format_exc()
+
+
+def _device_times(runtime: Any, restorer: Any, frame: np.ndarray, settings: Settings) -> list[float] | None:
+    """Device-only milliseconds per frame (summed over its tiles or batches); None for
+    runtimes that compute on the host."""
+    timers = [runtime.device_timer(x) for x in restorer.network_inputs(frame)]
+    if not timers or any(t is None for t in timers):
+        return None
+    for _ in range(settings.warmup):
+        for timer in timers:
+            timer()
+    return [sum(timer() for timer in timers) for _ in range(settings.runs)]
+
+
+def _fps_batch(runtime: Any, settings: Settings, frame: np.ndarray, fps: float) -> float | None:
+    """Frames per second when ``--batch`` frames run per call; the batch-1 figure for batch 1,
+    None where the artifact takes one frame per call."""
+    from edgeir.runtimes.restorer import Restorer
+
+    if settings.batch == 1:
+        return fps
+    if runtime.max_batch is not None and runtime.max_batch != settings.batch:
+        return None
+    batched = Restorer(runtime, tile=settings.tile, batch=settings.batch)
+    frames = [frame] * settings.batch
+    times = _timed(lambda: batched.restore_batch(frames), max(3, settings.runs // 2), 1)
+    return round(settings.batch * 1e3 / float(np.median(times)), 2)
+
+
+def measure_runtime(result: TargetResult, runtime: Any, pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+                    reference: Sequence[np.ndarray] | None, settings: Settings) -> list[np.ndarray]:
+    """Fill ``result`` from ``runtime`` run through a ``Restorer`` on ``pairs`` (blurred,
+    sharp: H x W x 3 uint8); ``reference`` holds the torch FP32 outputs (None while the
+    reference itself is measured). Returns the restored frames."""
+    from edgeir.runtimes.restorer import Restorer
+
+    result.precision = runtime.info.precision
+    result.extra["device"] = runtime.info.device
+    restorer = Restorer(runtime, tile=settings.tile)
+    scores, vs_fp32, outputs = [], [], []
+    first = None
+    for index, (blurred, sharp) in enumerate(pairs):
+        frame = blurred.astype(np.float32) / 255.0
+        restored = restorer.restore(frame)
+        first = frame if first is None else first
+        outputs.append(restored)
+        scores.append((psnr(restored, sharp, settings.y_channel), ssim(restored, sharp, settings.y_channel)))
+        if reference is not None:
+            vs_fp32.append(psnr(restored, reference[index], settings.y_channel))
+    result.psnr = round(float(np.mean([s[0] for s in scores])), 3)
+    result.ssim = round(float(np.mean([s[1] for s in scores])), 4)
+    if reference is None:
+        result.psnr_vs_fp32 = math.inf  # the reference against itself
+    else:
+        finite = [v for v in vs_fp32 if math.isfinite(v)]
+        result.psnr_vs_fp32 = round(float(np.mean(finite)), 2) if finite else math.inf
+    times = _timed(lambda: restorer.restore(first), settings.runs, settings.warmup)
+    result.latency_ms_p50, result.latency_ms_p90, result.latency_ms_p99 = _percentiles(times)
+    result.fps = round(1e3 / result.latency_ms_p50, 2)
+    device_times = _device_times(runtime, restorer, first, settings)
+    if device_times is not None:
+        result.device_ms_p50, result.device_ms_p90, result.device_ms_p99 = _percentiles(device_times)
+    result.fps_batch = _fps_batch(runtime, settings, first, result.fps)
+    result.extra["sample"] = centre_crop(outputs[0])
+    return outputs
+
+
+def finish(results: list[TargetResult], reference_psnr: float | None) -> None:
+    """PSNR drop of every measured target against the torch FP32 PSNR on the same frames."""
+    for result in results:
+        if reference_psnr is not None and result.psnr is not None:
+            result.psnr_drop = round(reference_psnr - result.psnr, 3)
+
+
+def in_fresh_process(target: str, doing: str, function: Any, *args: Any) -> Any:
+    """``function(*args)`` in a new process: a crash (or the OOM killer) in a runtime fails
+    that target only, and the process's peak memory is that target's own."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return pool.submit(function, *args).result()
+        except BrokenProcessPool:
+            return TargetResult(target, status=f"failed: the process {doing} it died (crash or out of memory)")
