@@ -1,8 +1,9 @@
 """``edgeir bench``: PSNR, PSNR drop, SSIM, latency and FPS for every target, in one run.
 
 ``bench(...)`` measures the torch FP32 reference first (every PSNR drop and fidelity figure
-is against it), then each target, and writes the reports; see ``harness`` for how a target
-is measured and ``report`` for what is written.
+is against it), then each target, and writes the reports; ``harness`` exports and opens a
+target, ``measure`` measures a ready runtime (the same code for the device bench of a
+bundle, ``device``; ``pack`` makes the bundle), ``report`` writes what was measured.
 """
 
 from __future__ import annotations
