@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from edgeir.errors import EdgeIRError
 
 
 @contextmanager
@@ -49,3 +53,18 @@ def sha256_of(path: str | Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def read_json_object(path: str | Path, what: str) -> dict[str, Any]:
+    """A JSON object from ``path`` (a manifest, a bundle index, a report), or one line saying
+    what was expected there and what was found."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise EdgeIRError(f"expected {what} at {path}, found nothing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EdgeIRError(f"expected JSON in {what} {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise EdgeIRError(f"expected a JSON object in {what} {path}, found a {type(data).__name__}")
+    return data

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeir.errors import EdgeIRError
-from edgeir.fileio import atomic_path
+from edgeir.fileio import atomic_path, read_json_object
 from edgeir.shapes import InputShapes
 
 FORMAT_VERSION = 1
@@ -100,13 +100,4 @@ class Manifest:
 
     @classmethod
     def read(cls, path: str | Path) -> Manifest:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise EdgeIRError(f"expected a manifest at {path}, found nothing") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise EdgeIRError(f"expected JSON in manifest {path}: {exc}") from None
-        if not isinstance(data, dict):
-            raise EdgeIRError(f"expected a JSON object in manifest {path}")
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_json_object(path, "a manifest"), str(path))

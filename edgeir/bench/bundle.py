@@ -16,7 +16,6 @@ runs. Reading needs numpy only.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from edgeir.errors import EdgeIRError
-from edgeir.fileio import sha256_of
+from edgeir.fileio import read_json_object, sha256_of
 
 FORMAT = "edgeir-bundle"
 FORMAT_VERSION = 1
@@ -98,11 +97,8 @@ def open_bundle(root: str | Path, verify: bool = True) -> Bundle:
     index_path = root / INDEX
     if not index_path.is_file():
         raise EdgeIRError(f"expected a bundle written by edgeir pack, found no {INDEX} in {root}")
-    try:
-        index = json.loads(index_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgeIRError(f"expected JSON in {index_path}, found: {exc}") from None
-    if not isinstance(index, dict) or index.get("format") != FORMAT:
+    index = read_json_object(index_path, "a bundle index")
+    if index.get("format") != FORMAT:
         raise EdgeIRError(f"expected an {FORMAT} index in {index_path}, found another JSON file")
     if index.get("format_version") != FORMAT_VERSION:
         raise EdgeIRError(f"expected bundle format version {FORMAT_VERSION} in {index_path}, "

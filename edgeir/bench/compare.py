@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeir.errors import EdgeIRError
-from edgeir.fileio import atomic_path
+from edgeir.fileio import atomic_path, read_json_object
 
 COMPARED = ("status", "precision", "psnr", "psnr_drop", "psnr_vs_fp32", "ssim", "latency_ms_p50", "fps",
             "peak_rss_mb")
@@ -20,13 +20,8 @@ def read_report(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         path = path / "report.json"
-    try:
-        report = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise EdgeIRError(f"expected a report.json written by edgeir bench, found nothing at {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgeIRError(f"expected JSON in {path}, found: {exc}") from None
-    if not isinstance(report, dict) or not isinstance(report.get("targets"), list):
+    report = read_json_object(path, "a report.json written by edgeir bench")
+    if not isinstance(report.get("targets"), list):
         raise EdgeIRError(f"expected an edgeir bench report (with 'targets') in {path}, found another JSON file")
     report["_path"] = str(path)
     return report
