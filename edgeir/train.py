@@ -42,6 +42,8 @@ class TrainConfig:
     warmup: int = 50
     min_lr: float = 1e-6
     clip_grad: float = 0.001
+    loss: str = "upstream"
+    """``upstream``: L1 of the three scales + 0.1 x L1 of their FFTs; ``l1``: the L1 terms alone."""
     seed: int = 0
     val_every: int = 100
     val_frames: int = 8
@@ -72,6 +74,8 @@ class TrainConfig:
                 f"needs two images in training mode), found {self.batch}"
             )
         check_device(self.device)
+        if self.loss not in LOSSES:
+            raise EdgeIRError(f"expected --loss {' or '.join(LOSSES)}, found {self.loss!r}")
         if self.clip_grad < 0:
             raise EdgeIRError(f"expected --clip-grad of 0 (off) or more, found {self.clip_grad}")
         if self.steps < 1 or self.lr <= 0:
@@ -107,19 +111,25 @@ def check_device(device: str) -> None:
             )
 
 
-def upstream_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-    """L1 on 1/4, 1/2 and full scale + 0.1 x L1 of the FFTs (upstream ``train.py``)."""
+LOSSES = ("upstream", "l1")
+
+
+def upstream_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor, spectral_weight: float = 0.1) -> torch.Tensor:
+    """L1 on 1/4, 1/2 and full scale + 0.1 x L1 of the FFTs (upstream ``train.py``);
+    ``spectral_weight`` 0 leaves the L1 terms alone (``--loss l1``)."""
     targets = [
         F.interpolate(target, scale_factor=0.25, mode="bilinear"),
         F.interpolate(target, scale_factor=0.5, mode="bilinear"),
         target,
     ]
     content = sum(F.l1_loss(o, t) for o, t in zip(outputs, targets))
+    if spectral_weight == 0:
+        return content
     spectral = 0.0
     for o, t in zip(outputs, targets):
         fo, ft = torch.fft.fft2(o.float()), torch.fft.fft2(t)
         spectral = spectral + F.l1_loss(torch.stack((fo.real, fo.imag), -1), torch.stack((ft.real, ft.imag), -1))
-    return content + 0.1 * spectral
+    return content + spectral_weight * spectral
 
 
 BN_STATS = ("frozen", "batch")
@@ -271,7 +281,7 @@ def train(
             blurred, sharp = blurred.to(config.device), sharp.to(config.device)
             with torch.autocast(blurred.device.type, dtype=torch.bfloat16, enabled=config.bf16):
                 outputs = model(blurred)
-            loss = upstream_loss([o.float() for o in outputs], sharp)
+            loss = upstream_loss([o.float() for o in outputs], sharp, 0.1 if config.loss == "upstream" else 0.0)
             if not torch.isfinite(loss):
                 raise EdgeIRError(
                     f"expected a finite loss, found {loss.item()} at step {step + 1}: training "

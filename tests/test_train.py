@@ -142,3 +142,17 @@ def test_cuda_without_a_gpu_is_refused(tmp_path, capsys):
     assert "expected a CUDA GPU for --device cuda, found 0" in capsys.readouterr().err
     assert not (tmp_path / "x.pkl").exists()
 
+
+
+def test_the_l1_loss_is_upstreams_without_its_fft_term():
+    from edgeir.train import upstream_loss
+
+    gen = torch.Generator().manual_seed(0)
+    target = torch.rand(2, 3, 64, 64, generator=gen)
+    outputs = [torch.rand(2, 3, s, s, generator=gen) for s in (16, 32, 64)]
+    l1 = upstream_loss(outputs, target, spectral_weight=0.0)
+    scaled = [torch.nn.functional.interpolate(target, scale_factor=f, mode="bilinear") for f in (0.25, 0.5)] + [target]
+    assert torch.isclose(l1, sum((o - t).abs().mean() for o, t in zip(outputs, scaled)))
+    assert upstream_loss(outputs, target) > l1  # the default adds 0.1 x the FFT term
+    with pytest.raises(EdgeIRError, match="expected --loss upstream or l1, found 'l2'"):
+        TrainConfig(loss="l2").check()

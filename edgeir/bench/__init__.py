@@ -13,7 +13,7 @@ from pathlib import Path
 
 from edgeir.bench.evalset import EvalSet
 from edgeir.bench.harness import REFERENCE, BenchConfig, TargetResult, run_target
-from edgeir.bench.measure import finish
+from edgeir.bench.measure import finish, input_row
 from edgeir.errors import EdgeIRError
 from edgeir.progress import progress_bar
 
@@ -44,7 +44,7 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True) -> Benc
     if not pairs:
         raise EdgeIRError(f"expected at least one evaluation pair, found none in {evalset.spec}")
     order = [REFERENCE, *(t for t in targets if t != REFERENCE)]
-    results: list[TargetResult] = []
+    results: list[TargetResult] = [input_row([(b, s) for _, b, s in pairs], config.y_channel)]
     reference = None
     with progress_bar("targets") as bar:
         task = bar.add_task("benchmarking", total=len(order))

@@ -20,6 +20,7 @@ from edgeir.bench.measure import (
     TargetResult,
     finish,
     in_fresh_process,
+    input_row,
     measure_runtime,
     peak_rss_mb,
     record_error,
@@ -95,7 +96,7 @@ def bench_bundle(root: str | Path, out: Path, settings: DeviceSettings, targets:
     if settings.runs < 1 or settings.warmup < 0 or settings.batch < 1:
         raise EdgeIRError(f"expected --runs >= 1, --warmup >= 0 and --batch >= 1, found "
                           f"{settings.runs}, {settings.warmup} and {settings.batch}")
-    results = []
+    results = [input_row(bundle.pairs(), settings.y_channel)]
     with progress_bar("targets") as bar:
         task = bar.add_task("benchmarking the bundle", total=len(chosen))
         for target in chosen:

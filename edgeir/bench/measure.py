@@ -75,6 +75,8 @@ class TargetResult:
         """One line for the log as each target finishes (the table comes at the end)."""
         if self.status != "ok":
             return self.status
+        if self.latency_ms_p50 is None:  # the input row: nothing ran
+            return f"PSNR {self.psnr:.2f} dB, SSIM {self.ssim:.4f}"
         return (f"ok, {self.precision}, PSNR {self.psnr:.2f} dB, {self.latency_ms_p50:.1f} ms p50, "
                 f"{self.fps:g} FPS")
 
@@ -183,6 +185,19 @@ def measure_runtime(result: TargetResult, runtime: Any, pairs: Sequence[tuple[np
     result.fps_batch = _fps_batch(runtime, settings, first, result.fps)
     result.extra["sample"] = centre_crop(outputs[0])
     return outputs
+
+
+INPUT = "input"
+"""The row of the unrestored frames: what every restoration is measured from."""
+
+
+def input_row(pairs: Sequence[tuple[np.ndarray, np.ndarray]], y_channel: bool) -> TargetResult:
+    """PSNR and SSIM of the blurred frames themselves, so a report shows what restoring adds
+    (its ``psnr_drop`` is the torch FP32 gain)."""
+    scores = [(psnr(blurred, sharp, y_channel), ssim(blurred, sharp, y_channel)) for blurred, sharp in pairs]
+    return TargetResult(INPUT, precision="none (the blurred frames)",
+                        psnr=round(float(np.mean([s[0] for s in scores])), 3),
+                        ssim=round(float(np.mean([s[1] for s in scores])), 4))
 
 
 def finish(results: list[TargetResult], reference_psnr: float | None) -> None:

@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     setup_logging()
     config = TrainConfig(
         variant=args.variant, task=args.task, data=args.data, steps=args.steps, crop=args.crop,
-        batch=args.batch, lr=args.lr, warmup=args.warmup, clip_grad=args.clip_grad, seed=args.seed,
+        batch=args.batch, lr=args.lr, warmup=args.warmup, clip_grad=args.clip_grad, loss=args.loss, seed=args.seed,
         val_every=args.val_every, val_frames=args.val_frames, save_every=args.save_every,
         bf16=args.bf16, device=args.device, init=args.init, bn_stats=args.bn_stats,
     )
@@ -58,6 +58,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=2, help="crops per step, at least 2 (default: 2)")
     parser.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default: 1e-4)")
     parser.add_argument("--warmup", type=int, default=50, help="linear warm-up steps (default: 50)")
+    parser.add_argument("--loss", choices=["upstream", "l1"], default="upstream",
+                       help="upstream (L1 of the three output scales + 0.1 x L1 of their FFTs, the "
+                       "default) or l1 (the L1 terms alone)")
     parser.add_argument("--clip-grad", type=float, default=0.001, metavar="NORM",
                        help="clip the gradient norm to NORM, 0 for no clipping (default: 0.001, "
                        "upstream's value)")

@@ -59,12 +59,13 @@ def test_the_device_bench_equals_the_host_bench(host_and_bundle, tmp_path):
     host, bundle, _ = host_and_bundle
     device = bench_bundle(bundle, tmp_path / "report", DeviceSettings(runs=2, warmup=0), isolate=False)
     host_onnx = next(r for r in host.results if r.target == "onnx")
-    (onnx,) = device.results
+    blurred, onnx = device.results
+    assert blurred.target == "input" and blurred.psnr == host.results[0].psnr
     assert onnx.status == "ok", onnx.status
     assert abs(onnx.psnr - host_onnx.psnr) <= 0.01 and abs(onnx.psnr_drop - host_onnx.psnr_drop) <= 0.01
     assert onnx.ssim == host_onnx.ssim and onnx.psnr_vs_fp32 > 60
     report = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert [t["target"] for t in report["targets"]] == ["onnx"]
+    assert [t["target"] for t in report["targets"]] == ["input", "onnx"]
     assert "from the bundle" in report["evaluation"] and "power_mode" in report["machine"]
 
 
@@ -80,7 +81,7 @@ def test_a_missing_runtime_is_skipped_with_the_reason(host_and_bundle, tmp_path,
 
     _, bundle, _ = host_and_bundle
     monkeypatch.setattr(runtimes, "why_unavailable", lambda runtime: 'onnxruntime is not installed: pip install "edgeir[ort]"')
-    (onnx,) = bench_bundle(bundle, tmp_path / "report", DeviceSettings(runs=1, warmup=0), isolate=False).results
+    _, onnx = bench_bundle(bundle, tmp_path / "report", DeviceSettings(runs=1, warmup=0), isolate=False).results
     assert onnx.status == 'skipped: onnxruntime cannot run here: onnxruntime is not installed: pip install "edgeir[ort]"'
     assert onnx.psnr is None and onnx.peak_rss_mb is None
 
@@ -152,7 +153,7 @@ def test_compare_writes_one_table_of_both_reports(host_and_bundle, tmp_path, cap
     table = (tmp_path / "both" / "compare.md").read_text()
     assert table.count("| target | status A | status B |") == 1
     assert "| torch | ok | - |" in table and "| onnx | ok | ok |" in table
-    assert json.loads((tmp_path / "both" / "compare.json").read_text())["targets"][1]["b"]["status"] == "ok"
+    assert json.loads((tmp_path / "both" / "compare.json").read_text())["targets"][2]["b"]["status"] == "ok"
     assert (tmp_path / "both" / "compare.png").stat().st_size > 0
 
 
