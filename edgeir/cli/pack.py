@@ -14,7 +14,9 @@ def run(args: argparse.Namespace) -> int:
     from edgeir.bench.pack import pack
 
     setup_logging()
-    targets = [t for t in parse_targets(args.targets) if t != "torch"] if args.targets == "all" else parse_targets(args.targets)
+    targets = parse_targets(args.targets)
+    if args.targets == "all":  # every export target; the torch outputs are always in the bundle
+        targets = [t for t in targets if t != "torch"]
     out = pack(config_from(args, args.out), targets, cache=args.cache)
     print(f"packed {len(targets)} target(s) into {out}: copy the folder to the device, then")
     print(f"  edgeir bench --bundle {out.name} --out report/")
