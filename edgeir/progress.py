@@ -25,8 +25,7 @@ class PlainConsole:
 class _Task:
     def __init__(self, description: str, total: float | None, completed: float) -> None:
         self.description, self.total, self.completed = description, total, completed
-        self.started = time.perf_counter()
-        self.shown = 0.0
+        self.started = self.shown = time.perf_counter()  # the first line after ``every`` seconds
 
 
 class PlainProgress:

@@ -113,7 +113,7 @@ def test_divergence_stops_with_a_clear_error(tmp_path, data, monkeypatch):
     import edgeir.train as training
 
     pairs, held_out = data
-    monkeypatch.setattr(training, "upstream_loss", lambda outputs, target: outputs[2].sum() * float("nan"))
+    monkeypatch.setattr(training, "upstream_loss", lambda outputs, target, spectral_weight=0.1: outputs[2].sum() * float("nan"))
     with pytest.raises(EdgeIRError, match="expected a finite loss, found nan at step 1: training diverged"):
         train(_config(), pairs, held_out, tmp_path / "run.pkl", progress=False)
     assert not (tmp_path / "run.pkl").exists()
