@@ -13,7 +13,7 @@ from pathlib import Path
 
 from edgeir.bench.evalset import EvalSet
 from edgeir.bench.harness import REFERENCE, BenchConfig, TargetResult, run_target
-from edgeir.bench.measure import finish, input_row
+from edgeir.bench.measure import check_settings, finish, input_row
 from edgeir.errors import EdgeIRError
 from edgeir.progress import progress_bar
 
@@ -36,9 +36,7 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True) -> Benc
     from edgeir.bench.machine import describe
     from edgeir.bench.report import write_reports
 
-    if config.runs < 1 or config.warmup < 0 or config.batch < 1:
-        raise EdgeIRError(f"expected --runs >= 1, --warmup >= 0 and --batch >= 1, found "
-                          f"{config.runs}, {config.warmup} and {config.batch}")
+    check_settings(config)
     evalset: EvalSet = config.evalset
     pairs = list(evalset)
     if not pairs:

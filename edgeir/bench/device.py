@@ -18,6 +18,7 @@ from edgeir.bench.bundle import ENGINES, Bundle, BundleTarget, open_bundle
 from edgeir.bench.measure import (
     Skipped,
     TargetResult,
+    check_settings,
     finish,
     in_fresh_process,
     input_row,
@@ -93,10 +94,9 @@ def bench_bundle(root: str | Path, out: Path, settings: DeviceSettings, targets:
     unknown = [t for t in chosen if t not in packed]
     if unknown:
         raise EdgeIRError(f"expected targets of the bundle ({', '.join(packed)}), found {', '.join(unknown)}")
-    if settings.runs < 1 or settings.warmup < 0 or settings.batch < 1:
-        raise EdgeIRError(f"expected --runs >= 1, --warmup >= 0 and --batch >= 1, found "
-                          f"{settings.runs}, {settings.warmup} and {settings.batch}")
-    results = [input_row(bundle.pairs(), settings.y_channel)]
+    check_settings(settings)
+    pairs = bundle.pairs()
+    results = [input_row(pairs, settings.y_channel)]
     with progress_bar("targets") as bar:
         task = bar.add_task("benchmarking the bundle", total=len(chosen))
         for target in chosen:
@@ -105,7 +105,6 @@ def bench_bundle(root: str | Path, out: Path, settings: DeviceSettings, targets:
                 result = in_fresh_process(target, "running", measure_target, bundle.root, target, settings)
             else:
                 result = measure_target(bundle.root, target, settings)
-            result.extra.pop("outputs", None)
             results.append(result)
             bar.console.print(f"{target}: {result.summary()}")
             bar.advance(task)
@@ -114,6 +113,5 @@ def bench_bundle(root: str | Path, out: Path, settings: DeviceSettings, targets:
     evaluation = (f"{bundle.evaluation['description']} from the bundle {bundle.root.name} (packed "
                   f"{bundle.index['created']}), PSNR drop against the host's torch FP32 "
                   f"({bundle.reference_psnr:.3f} dB), PSNR/SSIM on {'Y' if settings.y_channel else 'RGB'}")
-    blurred, sharp = bundle.pairs()[0]
-    reports = write_reports(out, machine, results, evaluation, (blurred, sharp))
+    reports = write_reports(out, machine, results, evaluation, pairs[0])
     return BenchRun(results, reports, machine)

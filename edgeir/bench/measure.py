@@ -44,6 +44,13 @@ class Settings(Protocol):
     y_channel: bool
 
 
+def check_settings(settings: Settings) -> None:
+    """The run counts both benchmarks take, checked before any work."""
+    if settings.runs < 1 or settings.warmup < 0 or settings.batch < 1:
+        raise EdgeIRError(f"expected --runs >= 1, --warmup >= 0 and --batch >= 1, found "
+                          f"{settings.runs}, {settings.warmup} and {settings.batch}")
+
+
 @dataclass
 class TargetResult:
     target: str
