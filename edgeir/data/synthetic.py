@@ -108,9 +108,16 @@ BLUR_KINDS = {
     "motion-deblur": {"linear": 0.4, "curved": 0.45, "defocus": 0.15},
     "defocus-deblur": {"linear": 0.1, "curved": 0.1, "defocus": 0.8},
 }
-ARC_KIND = {"motion-deblur": 0.25, "defocus-deblur": 0.05}
-"""Weight of circular-arc kernels, added to ``BLUR_KINDS`` in the ``train`` split only (the
-``calib`` and ``eval`` frames stay as they were, so figures stay comparable)."""
+TRAIN_KINDS = {
+    "motion-deblur": {"arc": 0.25, "slight": 0.1, "still": 0.05},
+    "defocus-deblur": {"arc": 0.05, "slight": 0.1, "still": 0.05},
+}
+"""Kinds added to ``BLUR_KINDS`` in the ``train`` split only (the ``calib`` and ``eval``
+frames stay as they were, so figures stay comparable): circular-arc kernels; ``slight``
+shake (a trajectory of 1 or 2 pixels) and ``still`` frames (noise and JPEG, no blur), so that
+the network learns to leave an almost sharp frame alone instead of sharpening it into
+ringing."""
+SLIGHT_SIZES = (5, 7)
 JPEG_CHANCE = 0.3
 JPEG_QUALITY = (60, 95)
 LINEAR_SIZES = (5, 21)
@@ -237,13 +244,13 @@ def colour_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def degrade(sharp: np.ndarray, rng: np.random.Generator, task: str, split: str = "eval") -> np.ndarray:
     """Blur, noise and 8-bit rounding of an H x W x 3 uint8 image (same size); the
-    ``train`` split also draws arc kernels and JPEG."""
+    ``train`` split also draws arc kernels, slight shake, unblurred frames and JPEG."""
     import albumentations as A
     import cv2
 
     weights = BLUR_KINDS[task]
     if split == "train":
-        weights = {**weights, "arc": ARC_KIND[task]}
+        weights = {**weights, **TRAIN_KINDS[task]}
         weights = {k: w / sum(weights.values()) for k, w in weights.items()}
     kind = rng.choice(list(weights), p=list(weights.values()))
     seed = int(rng.integers(0, 2**31))
@@ -254,9 +261,12 @@ def degrade(sharp: np.ndarray, rng: np.random.Generator, task: str, split: str =
         blur = A.MotionBlur(blur_limit=(size, size), allow_shifted=False, direction_range=(0.0, 0.0), p=1.0)
         blur.set_random_seed(seed)
         blurred = blur(image=sharp)["image"].astype(np.float32)
-    elif kind in ("curved", "arc"):
-        make = curved_kernel if kind == "curved" else arc_kernel
-        kernel = make(rng, int(rng.choice(np.arange(CURVED_SIZES[0], CURVED_SIZES[1] + 1, 2))))
+    elif kind == "still":
+        blurred = sharp.astype(np.float32)
+    elif kind in ("curved", "arc", "slight"):
+        make = arc_kernel if kind == "arc" else curved_kernel
+        sizes = SLIGHT_SIZES if kind == "slight" else CURVED_SIZES
+        kernel = make(rng, int(rng.choice(np.arange(sizes[0], sizes[1] + 1, 2))))
         blurred = cv2.filter2D(sharp.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT)
     else:
         radius = int(rng.integers(DEFOCUS_RADII[0], DEFOCUS_RADII[1] + 1))
