@@ -18,11 +18,16 @@ _LAZY = {
     "load_checkpoint": "edgeir.models",
     "Restorer": "edgeir.runtimes.restorer",
 }
+SUBPACKAGES = ("runtimes", "models", "export", "calib", "bench", "data")
+"""Reachable as attributes after ``import edgeir`` (``edgeir.runtimes.load``, as the README
+writes it), each imported on first use."""
 
 __all__ = ["EdgeIRError", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
+    if name in SUBPACKAGES:
+        return import_module(f"edgeir.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'edgeir' has no attribute {name!r}")

@@ -50,7 +50,11 @@ class Manifest:
 
     @property
     def input_shapes(self) -> InputShapes:
-        return InputShapes.from_dict(self.shapes)
+        """Checked as well as read: a manifest edited by hand (a widened range, a size the
+        task cannot take) is refused in one line instead of reaching the runtime."""
+        shapes = InputShapes.from_dict(self.shapes)
+        shapes.validate(self.task)
+        return shapes
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,6 +14,7 @@ from edgeir.data.io import (
     write_image,
 )
 from edgeir.errors import EdgeIRError
+from edgeir.fileio import check_output
 from edgeir.progress import progress_bar
 from edgeir.runtimes.restorer import Restorer
 
@@ -56,6 +57,8 @@ def restore_files(
     if existing and not overwrite:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise EdgeIRError(f"expected new output paths, found {existing[0]}{more}: pass --overwrite to replace")
+    for src, out in pairs:  # an output that is its input under another name, a read-only folder
+        check_output(out, overwrite=True, inputs=[src])
     report = RunReport()
     if len(pairs) == 1 and is_video(pairs[0][0]):
         _restore_video(restorer, *pairs[0], report)
@@ -92,6 +95,12 @@ def _restore_video(restorer: Restorer, src: Path, out: Path, report: RunReport) 
                 writer.write(restored)
             bar.advance(task, len(batch))
             report.frames += len(batch)
-    if report.frames == 0:
-        raise EdgeIRError(f"expected frames in {src}, found none")
+        if report.frames == 0:
+            raise EdgeIRError(f"expected frames in {src}, found none")
+        if report.frames < reader.frame_count:
+            # Raised inside the writer's block, so the shortened video is not kept.
+            raise EdgeIRError(
+                f"expected {reader.frame_count} frames in {src} (its container says so), could read "
+                f"only {report.frames}: the video is damaged after frame {report.frames}; nothing was "
+                f"written to {out}")
     report.written.append(out)

@@ -15,7 +15,7 @@ from typing import Any
 
 from edgeir.errors import EdgeIRError
 from edgeir.models.registry import SIZE_MULTIPLE, get_task
-from edgeir.models.size import min_side
+from edgeir.models.size import MAX_SIDE, min_side
 
 Size = tuple[int, int]
 
@@ -104,6 +104,11 @@ class InputShapes:
             ("min size", self.min), ("opt size", self.opt), ("max size", self.max)]
         for label, (h, w) in named:
             for side in (h, w):
+                if side > MAX_SIDE:
+                    raise EdgeIRError(
+                        f"expected {label} sides of at most {MAX_SIDE}, found {_fmt((h, w))}: larger "
+                        "frames are restored in tiles of a size in the range"
+                    )
                 if side % SIZE_MULTIPLE or side < smallest:
                     raise EdgeIRError(
                         f"expected {label} sides that are multiples of {SIZE_MULTIPLE} and at "
@@ -163,11 +168,25 @@ class InputShapes:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputShapes:
-        try:
-            return cls(
-                tuple(data["min"]), tuple(data["opt"]), tuple(data["max"]),
-                static=data["mode"] == "static", max_batch=int(data.get("max_batch", 1)),
-                sizes=tuple(tuple(s) for s in data.get("sizes", ())),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise EdgeIRError(f"expected a shapes record with min/opt/max/mode, found {data!r}") from exc
+        """From a manifest: every field typed as written (an edited manifest with a size as a
+        string or a float is refused here, not deep inside a runtime); ``validate`` then
+        checks the sizes against the task."""
+        def size(value: Any) -> Size:
+            if (not isinstance(value, (list, tuple)) or len(value) != 2
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+                raise EdgeIRError(f"expected sizes as [H, W] positive integers in a shapes record, found {value!r}")
+            return int(value[0]), int(value[1])
+
+        if not isinstance(data, dict) or data.get("mode") not in ("static", "dynamic", "enumerated"):
+            raise EdgeIRError(f"expected a shapes record with mode static, dynamic or enumerated, found {data!r}")
+        missing = [key for key in ("min", "opt", "max") if key not in data]
+        if missing:
+            raise EdgeIRError(f"expected min, opt and max in a shapes record, found no {', '.join(missing)}")
+        batch = data.get("max_batch", 1)
+        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+            raise EdgeIRError(f"expected max_batch a positive integer in a shapes record, found {batch!r}")
+        sizes = data.get("sizes", [])
+        if not isinstance(sizes, list) or (data["mode"] == "enumerated") != bool(sizes):
+            raise EdgeIRError(f"expected listed sizes exactly when the mode is enumerated, found {data!r}")
+        return cls(size(data["min"]), size(data["opt"]), size(data["max"]), static=data["mode"] == "static",
+                   max_batch=batch, sizes=tuple(size(s) for s in sizes))

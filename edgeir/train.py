@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from edgeir.data.synthetic import Pair
 from edgeir.errors import EdgeIRError
-from edgeir.fileio import atomic_path
+from edgeir.fileio import atomic_path, check_writable
 from edgeir.models import ConvIR, create_model, load_checkpoint, min_side_for_task
 
 log = logging.getLogger("edgeir")
@@ -230,6 +230,7 @@ def train(
 ) -> dict[str, Any]:
     """Train to ``config.steps`` steps, saving to ``out`` every ``save_every`` steps."""
     config.check()
+    check_writable(out.parent)
     torch.manual_seed(config.seed)
     state: dict[str, Any] | None = None
     if resume:

@@ -75,3 +75,15 @@ def exported_s(random_checkpoint, tmp_path_factory):
 
     output = tmp_path_factory.mktemp("export") / "convir_s.onnx"
     return export("onnx", variant="s", weights=random_checkpoint, output=output)
+
+
+@pytest.fixture(scope="session")
+def exported_openvino(random_checkpoint, tmp_path_factory):
+    """ConvIR-S with randomised weights exported to an f32 OpenVINO IR, 256 to 512 (once
+    per session; tests copy it before changing anything)."""
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    pytest.importorskip("onnxslim", reason="the onnx extra is not installed")
+    from edgeir.export import export
+
+    out = tmp_path_factory.mktemp("ov") / "s.xml"
+    return export("openvino", weights=random_checkpoint, output=out, dynamic="256x256:256x256:512x512")

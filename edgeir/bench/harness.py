@@ -139,7 +139,8 @@ def export_target(config: BenchConfig, target: str) -> tuple[Path, float, bool]:
     if seconds is not None:
         return artifact, seconds, True
     start = time.perf_counter()
-    result = export(target, output=artifact, **request)
+    # The models folder is the bench's own cache: a stale export in it is replaced.
+    result = export(target, output=artifact, overwrite=True, **request)
     seconds = round(time.perf_counter() - start, 1)
     if result.artifact is None:
         raise Skipped(f"{result.extra.get('why', 'no artifact built here')}")

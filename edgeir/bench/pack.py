@@ -24,7 +24,7 @@ from edgeir.bench import bundle as fmt
 from edgeir.bench.harness import REFERENCE, BenchConfig, export_target, open_runtime
 from edgeir.bench.measure import TargetResult, measure_runtime
 from edgeir.errors import EdgeIRError
-from edgeir.fileio import atomic_path
+from edgeir.fileio import atomic_path, check_writable
 from edgeir.manifest import Manifest, manifest_path
 
 log = logging.getLogger("edgeir")
@@ -47,7 +47,7 @@ def _export_trt_onnx(config: BenchConfig, target: str, models: Path) -> tuple[Pa
 
     output = models / default_output(get_target(target), config.variant, config.task)
     started = time.perf_counter()
-    result = export(target, output=output, **_export_request(config, target))
+    result = export(target, output=output, overwrite=True, **_export_request(config, target))  # the bundle's staging folder
     onnx = Path(result.extra["onnx"])
     if result.artifact is not None:
         for built in (result.artifact, manifest_path(result.artifact)):
@@ -98,6 +98,7 @@ def pack(config: BenchConfig, targets: list[str], cache: Path | None = None) -> 
     out = Path(config.out)
     if out.exists():
         raise EdgeIRError(f"expected a new folder for the bundle, found {out}: remove it or choose another --out")
+    check_writable(out.parent)
     pairs = [(blurred, sharp) for _, blurred, sharp in config.evalset]
     names = [name for name, _, _ in config.evalset]
     if not pairs:

@@ -8,7 +8,9 @@ imported inside ``run`` so that ``edgeir --help`` is instant.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from edgeir import __version__
@@ -52,8 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that partial writes are cleaned up on the
+    way out as they are for Ctrl-C (a BaseException, so no ``except Exception`` swallows it)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Signal handlers can only be set in the main thread (a test may call main() elsewhere).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         return args.run(args)
     except EdgeIRError as exc:
@@ -68,3 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edgeir: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("edgeir: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)

@@ -33,7 +33,11 @@ def config_from(args: argparse.Namespace, out: Path) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgeir.fileio import check_writable
+
     setup_logging()
+    if args.out is not None:  # a read-only place fails now, not after the measurements
+        check_writable(args.out)
     if args.compare:
         return _compare(args)
     if args.out is None:

@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     engine_path, manifest = build_from_onnx(
         Path(args.onnx), Path(args.output) if args.output else None, args.shape, args.dynamic,
         args.batch, args.workspace if args.workspace is not None else DEFAULT_WORKSPACE_MB,
-        Path(args.timing_cache) if args.timing_cache else None,
+        Path(args.timing_cache) if args.timing_cache else None, overwrite=args.overwrite,
     )
     engine = manifest.details["engine"]
     summary = {"status": "ok", "artifact": str(engine_path), "onnx": str(args.onnx),
@@ -57,5 +57,6 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="timing cache to read and update (faster rebuilds on the same GPU)")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="engine path (default: MODEL.engine beside the graph)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing engine and its manifest")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(run=run)

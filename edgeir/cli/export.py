@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         shape=args.shape,
         dynamic=args.dynamic,
         batch=args.batch,
+        overwrite=args.overwrite,
         **{name: getattr(args, name) for name in TARGET_OPTIONS},
     )
     summary = result.summary()
@@ -166,5 +167,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "and later)")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="artifact path (default: convir-VARIANT_TASK_TARGET.SUFFIX here)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing artifact, its manifest and companion files "
+                        "(refused without it, before any work)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(run=run)

@@ -14,6 +14,8 @@ def run(args: argparse.Namespace) -> int:
     from edgeir.runtimes.restorer import Restorer
 
     runtime = load(args.model, args.device, **({"task": args.task} if args.task else {}))
+    for note in runtime.info.notes:  # e.g. what is assumed of a model edgeir did not export
+        print(f"edgeir: note: {note}", file=sys.stderr)
     # Frames are read as RGB; --bgr feeds them to the network in BGR order.
     restorer = Restorer(
         runtime, tile=args.tile, overlap=args.overlap, batch=args.batch,

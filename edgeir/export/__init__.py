@@ -13,6 +13,7 @@ from typing import Any
 from edgeir.errors import EdgeIRError
 from edgeir.export.request import ExportRequest, ExportResult
 from edgeir.export.targets import TARGETS, Target, check_available, check_options, get_target
+from edgeir.fileio import check_output
 from edgeir.models.registry import DEFAULT_TASK, DEFAULT_VARIANT, get_task, get_variant
 from edgeir.models.weights import choose_weights
 from edgeir.shapes import InputShapes, Size
@@ -51,6 +52,7 @@ def export(
     shape: Size | None = None,
     dynamic: str | None = None,
     batch: int = 1,
+    overwrite: bool = False,
     **options: Any,
 ) -> ExportResult:
     """Export and verify; ``shape`` (H, W) gives a static graph, ``dynamic``
@@ -58,7 +60,8 @@ def export(
     ``shapes`` option (``"HxW,HxW"``, Core ML) a list of sizes; without any, the target's
     default (a range, or for Core ML :data:`DEFAULT_SIZES`). ``weights``
     is a checkpoint, ``"demo"`` or ``"random"``; None takes the demo weights where they
-    exist (S, motion-deblur) and random initialisation elsewhere."""
+    exist (S, motion-deblur) and random initialisation elsewhere. Existing outputs (the
+    artifact, its manifest, its companion files) are replaced only with ``overwrite``."""
     spec = get_target(target)
     get_variant(variant)
     get_task(task)
@@ -73,6 +76,8 @@ def export(
     out = Path(output) if output is not None else default_output(spec, variant, task)
     if out.suffix != spec.suffix:
         raise EdgeIRError(f"expected an output path ending in {spec.suffix} for {spec.name}, found {out}")
+    for path in spec.outputs(out):
+        check_output(path, overwrite, folder=path == out and spec.suffix == ".mlpackage")
     request = ExportRequest(spec, variant, task, chosen, out, shapes, options)
     module, function = spec.exporter.split(":")
     return getattr(import_module(module), function)(request)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from edgeir.errors import EdgeIRError
 
-COMMON_OPTIONS = frozenset({"variant", "task", "weights", "output", "shape", "dynamic", "batch"})
+COMMON_OPTIONS = frozenset({"variant", "task", "weights", "output", "shape", "dynamic", "batch", "overwrite"})
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,20 @@ class Target:
     summary: str
     default_shapes: str = "dynamic"
     """The input shapes when none are given: ``dynamic`` (a range) or ``enumerated``."""
+    companions: tuple[str, ...] = ()
+    """Other files the export writes beside the artifact, as endings that replace its
+    suffix (``.bin``: OpenVINO's weights; ``.trt.onnx``: the graph an engine is built from)."""
+
+    def outputs(self, artifact: Path) -> list[Path]:
+        """Every path an export to ``artifact`` writes, manifests included, so that all of
+        them are checked before any work."""
+        from edgeir.manifest import manifest_path
+
+        paths = [artifact, manifest_path(artifact)]
+        for ending in self.companions:
+            companion = artifact.with_name(artifact.stem + ending)
+            paths += [companion] if ending == ".bin" else [companion, manifest_path(companion)]
+        return paths
 
 
 TARGETS: dict[str, Target] = {
@@ -64,6 +79,7 @@ TARGETS: dict[str, Target] = {
             "edgeir.export.openvino:export_openvino",
             "OpenVINO IR, FP32 weights; the manifest pins f32 inference (OpenVINO's CPU "
             "default is bf16 where the CPU has it)",
+            companions=(".bin",),
         ),
         Target(
             "openvino-fp16", ".xml", "fp16", "openvino", "openvino",
@@ -71,6 +87,7 @@ TARGETS: dict[str, Target] = {
             "edgeir.export.openvino:export_openvino",
             "OpenVINO IR with FP16 weights, computed in the device's default precision "
             "(reported at load)",
+            companions=(".bin",),
         ),
         Target(
             "openvino-int8", ".xml", "int8", "openvino", "openvino",
@@ -79,6 +96,7 @@ TARGETS: dict[str, Target] = {
             "edgeir.export.openvino:export_openvino",
             "OpenVINO IR quantized by NNCF on your frames (--calib); --max-psnr-drop DB "
             "returns layers to higher precision until the PSNR drop is within budget",
+            companions=(".bin",),
         ),
         Target(
             "trt-fp16", ".engine", "fp16", "tensorrt", "tensorrt",
@@ -87,6 +105,7 @@ TARGETS: dict[str, Target] = {
             "TensorRT FP16 engine, built where TensorRT and a CUDA GPU are; everywhere the "
             "TRT-ready FP16 ONNX (ModelOpt AutoCast), checked for TensorRT and verified on the CPU, "
             "and the command that builds the engine on the device",
+            companions=(".trt.onnx",),
         ),
         Target(
             "trt-int8", ".engine", "int8", "tensorrt", "tensorrt",
@@ -96,6 +115,7 @@ TARGETS: dict[str, Target] = {
             "TensorRT INT8 engine from a Q/DQ graph (ModelOpt, zero points 0, FP16 elsewhere) "
             "calibrated on your frames (--calib); built where TensorRT and a CUDA GPU are, else "
             "the TRT-ready ONNX and the build command",
+            companions=(".trt.onnx",),
         ),
         Target(
             "coreml", ".mlpackage", "fp16", "coreml", "coreml",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,7 +30,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise EdgeIRError(f"expected a checkpoint file, found nothing at {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about the protocol of plain pickles before refusing them; the
+            # refusal below says what the file is.
+            warnings.filterwarnings("ignore", message=".*pickle protocol", category=UserWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         code = _GLOBAL.search(str(exc))
         if code:
@@ -38,7 +43,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
                 f"({code.group(1)}); edgeir loads with weights_only=True so that a checkpoint "
                 "cannot run code"
             ) from None
-        raise EdgeIRError(f"expected a PyTorch checkpoint, {path} is not one") from None
+        raise EdgeIRError(f"expected a PyTorch checkpoint (torch.save), found {describe_pickle(path)} "
+                          f"in {path}; nothing in it was run") from None
     except Exception as exc:  # a damaged file can fail anywhere inside the unpickler
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EdgeIRError(
@@ -46,6 +52,31 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"(truncated or not a checkpoint: {reason})"
         ) from None
     return _unwrap(obj, path)
+
+
+def describe_pickle(path: Path) -> str:
+    """What a file torch refused is, read with pickletools (which runs nothing): a plain
+    Python pickle and the Python objects it names, or not a pickle at all."""
+    import pickletools
+
+    names: list[str] = []
+    strings: list[str] = []
+    try:
+        with open(path, "rb") as handle:
+            for opcode, argument, _ in pickletools.genops(handle):
+                if opcode.name == "GLOBAL":
+                    names.append(str(argument).replace(" ", "."))
+                elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    names.append(f"{strings[-2]}.{strings[-1]}")
+                elif isinstance(argument, str):
+                    strings.append(argument)
+                if opcode.name == "STOP":
+                    break
+    except Exception:  # not a pickle, or a damaged one: genops stops at the first bad byte
+        return "a file that is neither a torch.save archive nor a complete pickle"
+    if names:
+        return f"a plain Python pickle naming Python objects ({', '.join(dict.fromkeys(names))})"
+    return "a plain Python pickle with no tensors"
 
 
 def _unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:
@@ -117,6 +148,14 @@ def load_into(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], la
                 f"checkpoint does not match {label}: {key} should have shape "
                 f"{tuple(tensor.shape)}, found {tuple(found.shape)}"
             )
+        if tensor.is_floating_point() and not found.is_floating_point():
+            # load_state_dict would cast an int64 tensor silently: not weights anyone trained.
+            raise EdgeIRError(f"expected floating-point weights in {key}, found {found.dtype}")
+        if found.is_floating_point():
+            bad = found.numel() - int(torch.isfinite(found).sum())
+            if bad:
+                raise EdgeIRError(f"expected finite weights, found {bad} NaN or infinite value(s) in "
+                                  f"{key}: the checkpoint is damaged or its training diverged")
     model.load_state_dict(state_dict, strict=True)
 
 

@@ -14,6 +14,10 @@ from edgeir.models.registry import DEFAULT_TASK, SIZE_MULTIPLE, get_task
 
 POOL_SIZES = (8, 4, 2)
 DEEPEST_STAGE_SCALE = 4
+MAX_SIDE = 16384
+"""Largest side edgeir runs as one piece (export shapes, whole frames): beyond it a frame
+is restored in tiles. ConvIR's full-resolution features alone would need tens of GB, and
+a size typed with a zero too many should fail in a line, not in an allocation."""
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -37,6 +41,9 @@ def legal_size_for(h: int, w: int, dilations: tuple[int, ...]) -> tuple[int, int
     for name, side in (("height", h), ("width", w)):
         if isinstance(side, bool) or not isinstance(side, int) or side < 1:
             raise EdgeIRError(f"expected a positive integer {name}, found {side!r}")
+        if side > MAX_SIDE:
+            raise EdgeIRError(f"expected a {name} of at most {MAX_SIDE} pixels in one piece, found "
+                              f"{h}x{w}: restore it in tiles (--tile 512, Restorer(tile=512))")
     smallest = min_side(dilations)
     return (max(_round_up(h, SIZE_MULTIPLE), smallest), max(_round_up(w, SIZE_MULTIPLE), smallest))
 

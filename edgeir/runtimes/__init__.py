@@ -89,7 +89,9 @@ def _open_named(name: str, device: str | None, task: str | None) -> Runtime:
 
 def _check_manifest_matches(manifest: Manifest, artifact: Path, sidecar: Path) -> None:
     """A manifest describes one file; beside another (a re-export that did not finish,
-    a copied file) it would give wrong sizes and precision, so refuse it."""
+    a copied file) it would give wrong sizes and precision, so refuse it. Every file of
+    the artifact is checked: OpenVINO's ``.bin`` as well as its ``.xml``, since a damaged
+    ``.bin`` of the right size loads and restores black frames."""
     from edgeir.fileio import sha256_of
 
     expected = manifest.artifact.get("sha256")
@@ -98,6 +100,16 @@ def _check_manifest_matches(manifest: Manifest, artifact: Path, sidecar: Path) -
             f"expected {sidecar.name} to describe {artifact.name}, found a manifest of another file "
             "(sha256 differs): re-export, or delete the stale manifest"
         )
+    companion, digest = manifest.artifact.get("weights_file"), manifest.artifact.get("weights_sha256")
+    if companion and digest:
+        weights = artifact.with_name(str(companion))
+        if not weights.is_file():
+            raise EdgeIRError(f"expected the weights {weights.name} beside {artifact.name}, found none")
+        if sha256_of(weights) != digest:
+            raise EdgeIRError(
+                f"expected the weights {weights.name} that {sidecar.name} records, found a different "
+                "file (sha256 differs: damaged, or from another export): re-export"
+            )
 
 
 def load(path_or_model: Any, device: str | None = None, **options: Any) -> Runtime:

@@ -89,6 +89,36 @@ def import_runtime(module: str, purpose: str, extra: str, install: str | None = 
         raise EdgeIRError(f"{purpose} needs {module}, which is not installed: {how}") from None
 
 
+FOREIGN_ASSUMPTIONS = "N x 3 x H x W float32 RGB in [0, 1] in and out, a residual restorer"
+"""What a model without an edgeir manifest is assumed to take and return."""
+
+
+def check_sidecar_matches_embedded(sidecar: Manifest | None, embedded: Manifest | None, path: object) -> None:
+    """The manifest beside an artifact against the copy embedded in it at export: a sidecar
+    edited by hand (a widened shape range, another precision) disagrees with the embedded
+    copy, which the artifact's SHA-256 covers, and is refused naming the fields."""
+    if sidecar is None or embedded is None:
+        return
+    ours, theirs = sidecar.metadata(), embedded.metadata()
+    differing = sorted(k.removeprefix("edgeir.") for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+    if differing:
+        raise EdgeIRError(
+            f"expected the manifest beside {path} to match the copy embedded in the model, found "
+            f"{', '.join(differing)} changed: restore it from the export, or delete it (the embedded "
+            "copy is then used)"
+        )
+
+
+def refused_input(backend: str, path: object, x: np.ndarray, accepts: str, exc: Exception) -> EdgeIRError:
+    """A runtime's own error on a call, as one line naming the artifact, the input given and
+    what the artifact accepts (instead of a traceback from inside the runtime)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return EdgeIRError(
+        f"expected an input {path} accepts ({accepts}), found {backend} refusing a "
+        f"{'x'.join(map(str, x.shape))} {x.dtype} input: {first[:300]}"
+    )
+
+
 def artifact_task(manifest: Manifest | None, task: str | None, path: object, notes: list[str]) -> str:
     """The task an artifact was exported for (it sets the size rule): the manifest's, which
     a different ``task`` given by the caller contradicts; else the caller's; else the
@@ -100,8 +130,10 @@ def artifact_task(manifest: Manifest | None, task: str | None, path: object, not
             raise EdgeIRError(f"expected task {task} as given, found a {manifest.task} model in {path}")
         return manifest.task
     if task is None:
-        notes.append(f"no edgeir manifest or metadata: assuming the {DEFAULT_TASK} size rule")
+        notes.append(f"no edgeir manifest or metadata: assuming {FOREIGN_ASSUMPTIONS}, and the "
+                     f"{DEFAULT_TASK} size rule")
         return DEFAULT_TASK
+    notes.append(f"no edgeir manifest or metadata: assuming {FOREIGN_ASSUMPTIONS}")
     return task
 
 
@@ -124,6 +156,9 @@ class Runtime(ABC):
             raise EdgeIRError(f"expected an N x 3 x H x W array, found shape {x.shape}")
         n, _, h, w = x.shape
         check_size(h, w, self.info.dilations, f"this {self.info.backend} model")
+        if not np.isfinite(x).all():
+            bad = x.size - int(np.isfinite(x).sum())
+            raise EdgeIRError(f"expected finite input values, found {bad} NaN or infinite value(s)")
         if self.info.shapes is not None:
             self.info.shapes.check(n, h, w)
 

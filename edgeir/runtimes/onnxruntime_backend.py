@@ -8,7 +8,14 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
-from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_runtime
+from edgeir.runtimes.base import (
+    Runtime,
+    RuntimeInfo,
+    artifact_task,
+    check_sidecar_matches_embedded,
+    import_runtime,
+    refused_input,
+)
 
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 """CoreML's provider is left out on purpose: it may compute in FP16 whatever the graph
@@ -29,6 +36,16 @@ def _providers(device: str | None, available: list[str]) -> list:
     return [(wanted, {"device_id": int(index)})] if index else [wanted]
 
 
+def _check_graph_input(graph_input: object, path: Path) -> str:
+    """The graph's input must be N x 3 x H x W (each a number or a name): a graph that takes
+    anything else is not an image restorer edgeir can feed. Returns the dims as text."""
+    dims = list(getattr(graph_input, "shape", []) or [])
+    text = " x ".join(str(d) for d in dims) or "unknown"
+    if len(dims) != 4 or (isinstance(dims[1], int) and dims[1] != 3):
+        raise EdgeIRError(f"expected a model whose input is N x 3 x H x W, found {text} in {path.name}")
+    return text
+
+
 class OnnxRuntime(Runtime):
     def __init__(
         self, path: str | Path, manifest: Manifest | None, device: str | None = None,
@@ -41,11 +58,15 @@ class OnnxRuntime(Runtime):
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             first = str(exc).strip().splitlines()[0]
             raise EdgeIRError(f"expected an ONNX model that onnxruntime can load at {path}: {first}") from None
-        if manifest is None:
-            manifest = Manifest.from_metadata(self.session.get_modelmeta().custom_metadata_map)
+        self.path = Path(path)
+        embedded = Manifest.from_metadata(self.session.get_modelmeta().custom_metadata_map)
+        check_sidecar_matches_embedded(manifest, embedded, self.path.name)
+        manifest = manifest or embedded
         notes: list[str] = []
         task = artifact_task(manifest, task, path, notes)
-        self.input_name = self.session.get_inputs()[0].name
+        graph_input = self.session.get_inputs()[0]
+        self.input_name = graph_input.name
+        self.graph_dims = _check_graph_input(graph_input, self.path)
         used = self.session.get_providers()
         precision = manifest.precision if manifest else "fp32"
         if precision == "fp16" and used[0] == "CPUExecutionProvider":
@@ -53,7 +74,11 @@ class OnnxRuntime(Runtime):
         self.info = RuntimeInfo.of_artifact("onnxruntime", manifest, task, used[0], used, notes, precision)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: x})[0]
+        try:
+            return self.session.run(None, {self.input_name: x})[0]
+        except Exception as exc:  # onnxruntime's InvalidArgument, Fail, RuntimeException
+            accepts = self.info.shapes.describe() if self.info.shapes else f"input {self.graph_dims}"
+            raise refused_input("onnxruntime", self.path.name, x, accepts, exc) from None
 
     def close(self) -> None:
         self.session = None

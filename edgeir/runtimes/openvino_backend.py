@@ -15,7 +15,14 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
-from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_runtime
+from edgeir.runtimes.base import (
+    Runtime,
+    RuntimeInfo,
+    artifact_task,
+    check_sidecar_matches_embedded,
+    import_runtime,
+    refused_input,
+)
 
 PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
 
@@ -40,7 +47,17 @@ def _manifest_from_rt_info(model: Any) -> Manifest | None:
     if not model.has_rt_info(["edgeir"]):
         return None
     section = model.get_rt_info(["edgeir"])
-    return Manifest.from_metadata({f"edgeir.{k}": str(v) for k, v in section.astype(dict).items()})
+    # Values are OVAny wrappers: str() of one is "<OVAny class>", astype(str) is the text.
+    return Manifest.from_metadata({f"edgeir.{k}": v.astype(str) if hasattr(v, "astype") else str(v)
+                                   for k, v in section.astype(dict).items()})
+
+
+def _without_location(exc: Exception) -> Exception:
+    """OpenVINO's messages start with ``Exception from src/...cpp:84:``; the user needs the
+    line after it."""
+    lines = [line for line in str(exc).strip().splitlines()
+             if line.strip() and not line.startswith(("Exception from src", "Check "))]
+    return RuntimeError(lines[0] if lines else str(exc))
 
 
 class OpenVinoRuntime(Runtime):
@@ -56,10 +73,16 @@ class OpenVinoRuntime(Runtime):
         try:
             model = core.read_model(str(path))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
-            first = str(exc).strip().splitlines()[0]
+            first = str(_without_location(exc))
             raise EdgeIRError(f"expected an OpenVINO IR that OpenVINO can read at {path}: {first}") from None
-        if manifest is None:
-            manifest = _manifest_from_rt_info(model)
+        embedded = _manifest_from_rt_info(model)
+        check_sidecar_matches_embedded(manifest, embedded, path.name)
+        manifest = manifest or embedded
+        self.path = path
+        dims = model.inputs[0].get_partial_shape()
+        self.graph_dims = str(dims)
+        if dims.rank.is_static and (dims.rank.get_length() != 4 or (dims[1].is_static and dims[1].get_length() != 3)):
+            raise EdgeIRError(f"expected a model whose input is N x 3 x H x W, found {dims} in {path.name}")
         notes: list[str] = []
         task = artifact_task(manifest, task, path, notes)
         options = dict(manifest.runtime_options) if manifest else {}
@@ -67,7 +90,7 @@ class OpenVinoRuntime(Runtime):
         try:
             self.compiled = core.compile_model(model, target, options)
         except Exception as exc:  # a plugin that fails, or options this OpenVINO does not know
-            first = str(exc).strip().splitlines()[0]
+            first = str(_without_location(exc))
             raise EdgeIRError(
                 f"expected OpenVINO to compile {path.name} for {target} with {options or 'no options'}: {first}"
             ) from None
@@ -89,7 +112,11 @@ class OpenVinoRuntime(Runtime):
         request = getattr(self._requests, "request", None)
         if request is None:
             request = self._requests.request = self.compiled.create_infer_request()
-        return next(iter(request.infer(x, share_outputs=False).values()))
+        try:
+            return next(iter(request.infer(x, share_outputs=False).values()))
+        except Exception as exc:  # OpenVINO raises RuntimeError with C++ source locations
+            accepts = self.info.shapes.describe() if self.info.shapes else f"input {self.graph_dims}"
+            raise refused_input("openvino", self.path.name, x, accepts, _without_location(exc)) from None
 
     def close(self) -> None:
         self.compiled = None

@@ -50,7 +50,10 @@ class Restorer:
         batch: int = 1,
         color: str = "rgb",
         device: str | None = None,
+        value_range: float = 1.0,
     ) -> None:
+        """``value_range`` is what full white is in float frames (1.0; 255.0 for float
+        frames holding 0..255): outputs come back in the same range."""
         self.runtime = runtime_or_path if isinstance(runtime_or_path, Runtime) else load(
             runtime_or_path, device
         )
@@ -58,6 +61,10 @@ class Restorer:
         self.min_side = min_side(info.dilations)
         self.shapes = info.shapes
         self.color = color
+        if not (isinstance(value_range, (int, float)) and np.isfinite(value_range) and value_range > 0):
+            raise EdgeIRError(f"expected a positive value_range (1.0, or 255.0 for 0..255 float frames), "
+                              f"found {value_range!r}")
+        self.value_range = float(value_range)
         if batch < 1:
             raise EdgeIRError(f"expected a batch of at least 1, found {batch}")
         limit = self.runtime.max_batch
@@ -166,7 +173,7 @@ class Restorer:
     def network_inputs(self, frame: np.ndarray) -> list[np.ndarray]:
         """The N x 3 x H x W arrays ``restore(frame)`` hands the runtime (padded, tiled,
         batched): what a device-only timing of that frame has to run."""
-        image = to_chw(frame, self.color)[0]
+        image = to_chw(frame, self.color, self.value_range)[0]
         _, h, w = image.shape
         if self._needs_tiles(h, w):
             th, tw = self.tile
@@ -187,7 +194,7 @@ class Restorer:
         """Frames of one size, run ``batch`` at a time."""
         if len(frames) == 0:
             return []
-        converted = [to_chw(f, self.color) for f in frames]
+        converted = [to_chw(f, self.color, self.value_range) for f in frames]
         shapes = {c[0].shape for c in converted}
         if len(shapes) > 1:
             raise EdgeIRError(f"expected frames of one size in a batch, found {sorted(shapes)}")

@@ -22,10 +22,9 @@ INT8_FLOOR_DB = 40.0
 256x256; measured values are in docs/benchmarks.md."""
 
 
-@pytest.fixture(scope="module")
-def fp32_ir(random_checkpoint, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ov") / "s.xml"
-    return export("openvino", weights=random_checkpoint, output=out, dynamic="256x256:256x256:512x512")
+@pytest.fixture
+def fp32_ir(exported_openvino):
+    return exported_openvino
 
 
 def test_f32_is_pinned_and_equals_the_rewrite(fp32_ir):

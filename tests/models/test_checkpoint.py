@@ -105,13 +105,13 @@ def test_no_state_dict_inside(tmp_path):
 def test_not_a_checkpoint(tmp_path):
     path = tmp_path / "photo.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(256))
-    _expect(path, "is not one|could not be read")
+    _expect(path, "neither a torch.save archive nor a complete pickle|could not be read")
 
 
 def test_text_file(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("these are not weights\n")
-    _expect(path, "is not one|could not be read")
+    _expect(path, "neither a torch.save archive nor a complete pickle|could not be read")
 
 
 def test_truncated(tmp_path, weights):

@@ -22,7 +22,7 @@ from edgeir.export.onnx import DEFAULT_OPSET, FP16_MIN_PSNR, INT8_MIN_PSNR, sess
 from edgeir.export.parity import compare, held_out_agreement, parity_input
 from edgeir.export.request import ExportRequest, ExportResult, versions
 from edgeir.export.tensorrt.compat import check_graph
-from edgeir.fileio import atomic_path, sha256_of
+from edgeir.fileio import atomic_path, check_output, sha256_of
 from edgeir.manifest import Manifest, manifest_path
 from edgeir.models import INPUT_NAME, exportable
 from edgeir.runtimes.tensorrt_engine import (
@@ -190,19 +190,20 @@ def export_tensorrt(request: ExportRequest) -> ExportResult:
         log.info("TensorRT engine not built here (%s): build it from %s on the device", missing, onnx_path.name)
         return ExportResult(None, onnx_manifest, manifest, status="onnx-only", extra={**extra, "why": missing})
     engine, engine_manifest = build_from_onnx(onnx_path, output, workspace_mb=workspace,
-                                              timing_cache=Path(timing_cache) if timing_cache else None)
+                                              timing_cache=Path(timing_cache) if timing_cache else None,
+                                              overwrite=True)  # checked with the export's outputs
     return ExportResult(engine, manifest_path(engine), engine_manifest, extra=extra)
 
 
 def build_from_onnx(
     onnx_path: Path, engine_path: Path | None = None, shape: tuple[int, int] | None = None,
     dynamic: str | None = None, batch: int = 1, workspace_mb: int = DEFAULT_WORKSPACE_MB,
-    timing_cache: Path | None = None, trt: Any = None,
+    timing_cache: Path | None = None, trt: Any = None, overwrite: bool = False,
 ) -> tuple[Path, Manifest]:
     """Build the engine of a TRT-ready ONNX written by ``export`` and write it with its
     manifest; returns (the engine's path, its manifest). The graph's manifest says the precision and the
     profile; ``shape`` (static) or ``dynamic`` (``MIN:OPT:MAX``) with ``batch`` replace
-    the profile."""
+    the profile. An existing engine (or its manifest) is replaced only with ``overwrite``."""
     onnx_path = Path(onnx_path)
     source = graph_manifest(onnx_path)
     if shape is not None and dynamic is not None:
@@ -220,5 +221,7 @@ def build_from_onnx(
     if engine_path is None:
         engine_path = onnx_path.with_name(onnx_path.name[: -len(ONNX_SUFFIX)] + ".engine"
                                           if onnx_path.name.endswith(ONNX_SUFFIX) else onnx_path.stem + ".engine")
+    for path in (engine_path, manifest_path(engine_path)):
+        check_output(path, overwrite)
     manifest = write_engine(onnx_path, engine_path, shapes, workspace_mb, timing_cache, trt=trt)
     return engine_path, manifest
