@@ -93,8 +93,17 @@ class Skipped(Exception):
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory. On Linux from ``VmHWM``: ``ru_maxrss`` survives
+    ``exec``, so a fresh worker started by a large process would report its parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e6  # kB (KiB) to MB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1e6 if sys.platform == "darwin" else peak / 1e3  # bytes on macOS, KiB elsewhere
+    return peak / 1e6 if sys.platform == "darwin" else peak * 1024 / 1e6  # bytes on macOS, KiB elsewhere
 
 
 def _percentiles(times_ms: list[float]) -> tuple[float, float, float]:

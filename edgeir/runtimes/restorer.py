@@ -19,6 +19,7 @@ from edgeir.models.registry import SIZE_MULTIPLE
 from edgeir.models.size import legal_size_for, min_side
 from edgeir.runtimes import Runtime, load
 from edgeir.runtimes.frames import FrameFormat, from_chw, pad_to, to_chw
+from edgeir.runtimes.memory import check_fits
 
 Size = tuple[int, int]
 
@@ -131,6 +132,9 @@ class Restorer:
 
     def _run_batches(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
         out: list[np.ndarray] = []
+        if tensors:  # every batch has one shape: estimate once, before any is stacked or run
+            _, h, w = tensors[0].shape
+            check_fits(self.runtime.max_batch or min(self.batch, len(tensors)), h, w, self.runtime.info.device)
         for batch, real in self._batches(tensors):
             out.extend(self.runtime(batch)[:real])
         return out

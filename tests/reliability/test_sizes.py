@@ -48,3 +48,25 @@ def test_edgeir_runtimes_is_reachable_after_import_edgeir():
     import edgeir
 
     assert callable(edgeir.runtimes.load)
+
+
+def test_a_frame_that_would_not_fit_in_memory_is_refused_before_it_runs(identity, monkeypatch):
+    from edgeir.runtimes import memory
+    from edgeir.runtimes.restorer import Restorer
+
+    frame = np.zeros((512, 512, 3), np.uint8)
+    monkeypatch.setattr(memory, "available_bytes", lambda: memory.estimate_bytes(1, 256, 256) * 2)
+    with pytest.raises(EdgeIRError, match=r"1x512x512 needing about .* GiB \(estimated\).*--tile 512"):
+        Restorer(identity).restore(frame)
+    assert identity.calls == []
+    assert Restorer(identity, tile=256, overlap=32).restore(frame).shape == frame.shape
+
+
+@pytest.mark.correct_result
+def test_the_memory_estimate_is_skipped_where_memory_cannot_be_read(identity, monkeypatch):
+    from edgeir.runtimes import memory
+    from edgeir.runtimes.restorer import Restorer
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: None)
+    frame = np.zeros((300, 300, 3), np.uint8)
+    assert np.array_equal(Restorer(identity).restore(frame), frame)
