@@ -109,15 +109,17 @@ BLUR_KINDS = {
     "defocus-deblur": {"linear": 0.1, "curved": 0.1, "defocus": 0.8},
 }
 TRAIN_KINDS = {
-    "motion-deblur": {"arc": 0.25, "slight": 0.1, "still": 0.05},
-    "defocus-deblur": {"arc": 0.05, "slight": 0.1, "still": 0.05},
+    "motion-deblur": {"arc": 0.25, "slight": 0.1, "still": 0.05, "long": 0.1},
+    "defocus-deblur": {"arc": 0.05, "slight": 0.1, "still": 0.05, "long": 0.05},
 }
 """Kinds added to ``BLUR_KINDS`` in the ``train`` split only (the ``calib`` and ``eval``
 frames stay as they were, so figures stay comparable): circular-arc kernels; ``slight``
 shake (a trajectory of 1 or 2 pixels) and ``still`` frames (noise and JPEG, no blur), so that
 the network learns to leave an almost sharp frame alone instead of sharpening it into
-ringing."""
+ringing; ``long`` shake (23 to 31 pixels), heavier than any other kernel, so that a heavy
+blur is not met for the first time at inference."""
 SLIGHT_SIZES = (5, 7)
+LONG_SIZES = (23, 31)
 JPEG_CHANCE = 0.3
 JPEG_QUALITY = (60, 95)
 LINEAR_SIZES = (5, 21)
@@ -126,6 +128,9 @@ DEFOCUS_RADII = (1, 5)
 """Ranges (inclusive) of blur kernel sides and defocus radii, in pixels of the frame."""
 MAX_KERNEL = max(LINEAR_SIZES[1], CURVED_SIZES[1], 2 * DEFOCUS_RADII[1] + 1)
 MARGIN = MAX_KERNEL // 2 + 1
+TRAIN_MARGIN = LONG_SIZES[1] // 2 + 1
+"""The train split's margin (its ``long`` kernels are larger); the other splits keep
+``MARGIN``, so their frames stay as they were."""
 
 
 @lru_cache(maxsize=None)
@@ -263,9 +268,9 @@ def degrade(sharp: np.ndarray, rng: np.random.Generator, task: str, split: str =
         blurred = blur(image=sharp)["image"].astype(np.float32)
     elif kind == "still":
         blurred = sharp.astype(np.float32)
-    elif kind in ("curved", "arc", "slight"):
+    elif kind in ("curved", "arc", "slight", "long"):
         make = arc_kernel if kind == "arc" else curved_kernel
-        sizes = SLIGHT_SIZES if kind == "slight" else CURVED_SIZES
+        sizes = {"slight": SLIGHT_SIZES, "long": LONG_SIZES}.get(kind, CURVED_SIZES)
         kernel = make(rng, int(rng.choice(np.arange(sizes[0], sizes[1] + 1, 2))))
         blurred = cv2.filter2D(sharp.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT)
     else:
@@ -365,7 +370,8 @@ class SyntheticBlur(Sequence[Pair]):
             raise IndexError(index)
         rng = np.random.default_rng([SPLIT_SEEDS[self.split], self.seed, index])
         h, w = self.size
-        big_h, big_w = h + 2 * MARGIN, w + 2 * MARGIN
+        margin = TRAIN_MARGIN if self.split == "train" else MARGIN
+        big_h, big_w = h + 2 * margin, w + 2 * margin
         photos = SPLIT_PHOTOS[self.split]
         if rng.random() < self.photo_fraction:
             source = photo(photos[int(rng.integers(len(photos)))])
@@ -381,7 +387,7 @@ class SyntheticBlur(Sequence[Pair]):
         if self.split == "train":
             sharp = colour_jitter(sharp, rng)
         blurred = degrade_foreign(sharp, rng) if self.split == "foreign" else degrade(sharp, rng, self.task, self.split)
-        crop = (slice(MARGIN, MARGIN + h), slice(MARGIN, MARGIN + w))
+        crop = (slice(margin, margin + h), slice(margin, margin + w))
         return np.ascontiguousarray(blurred[crop]), np.ascontiguousarray(sharp[crop])
 
 
