@@ -25,7 +25,7 @@ from edgeir.calib.modelopt_int8 import quantize as modelopt_int8
 from edgeir.calib.onnx_int8 import quantize as ort_quantize
 from edgeir.calib.sources import CalibrationSet
 from edgeir.data.synthetic import SyntheticBlur
-from edgeir.export.onnx import FP16_KEEP_OPS, session, trace
+from edgeir.export.graph import FP16_KEEP_OPS, session, trace
 from edgeir.export.parity import compare
 from edgeir.export.tensorrt.compat import check_graph
 from edgeir.export.tensorrt.emulate import emulation_session

@@ -24,14 +24,19 @@ DEFAULT_MAX = (1088, 1920)  # 1080p, padded to legal
 DEFAULT_RANGE = "default"
 """What ``--dynamic`` without a value passes: the default range."""
 
-_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+_SIZE = re.compile(r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*")
 
 
 def parse_hw(text: str) -> Size:
-    match = _SIZE.match(text)
+    """``HxW``, or one number for a square: the one size grammar of every option and spec."""
+    match = _SIZE.fullmatch(text)
     if not match:
-        raise EdgeIRError(f"expected a size like 256x256 (HxW), found {text!r}")
-    return int(match.group(1)), int(match.group(2))
+        raise EdgeIRError(f"expected a size like 256x256 (HxW) or 256 (a square), found {text!r}")
+    h = int(match.group(1))
+    w = int(match.group(2) or h)
+    if h < 1 or w < 1:
+        raise EdgeIRError(f"expected positive sides, found {text!r}")
+    return h, w
 
 
 def _fmt(size: Size) -> str:

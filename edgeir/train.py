@@ -22,10 +22,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edgeir.bench.metrics import mean_db, psnr
 from edgeir.data.synthetic import Pair
 from edgeir.errors import EdgeIRError
 from edgeir.fileio import atomic_path, check_writable
 from edgeir.models import ConvIR, create_model, load_checkpoint, min_side_for_task
+from edgeir.models.registry import DEFAULT_TASK
+from edgeir.runtimes.frames import centre_crop
 
 log = logging.getLogger("edgeir")
 
@@ -33,7 +36,7 @@ log = logging.getLogger("edgeir")
 @dataclass
 class TrainConfig:
     variant: str = "s"
-    task: str = "motion-deblur"
+    task: str = DEFAULT_TASK
     data: str = "synthetic"
     steps: int = 1000
     crop: int = 256
@@ -44,6 +47,10 @@ class TrainConfig:
     clip_grad: float = 0.001
     loss: str = "upstream"
     """``upstream``: L1 of the three scales + 0.1 x L1 of their FFTs; ``l1``: the L1 terms alone."""
+    harm_weight: float = 0.0
+    """Weight of a hinge on the decibels by which a crop's restored output is further from
+    its target than the blurred input was: a mean-seeking loss trades a few frames made
+    worse for a higher mean, and a demo network must not hurt the photo it is given."""
     seed: int = 0
     val_every: int = 100
     val_frames: int = 8
@@ -76,6 +83,8 @@ class TrainConfig:
         check_device(self.device)
         if self.loss not in LOSSES:
             raise EdgeIRError(f"expected --loss {' or '.join(LOSSES)}, found {self.loss!r}")
+        if self.harm_weight < 0:
+            raise EdgeIRError(f"expected --harm-weight of 0 (off) or more, found {self.harm_weight}")
         if self.clip_grad < 0:
             raise EdgeIRError(f"expected --clip-grad of 0 (off) or more, found {self.clip_grad}")
         if self.steps < 1 or self.lr <= 0:
@@ -132,6 +141,15 @@ def upstream_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor, spectra
     return content + spectral_weight * spectral
 
 
+def harm_db(restored: torch.Tensor, blurred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per crop, how many dB the restored crop lies further from the target than the
+    blurred one (0 where it is closer): the PSNR lost, on unclamped values."""
+    restored_mse = ((restored - target) ** 2).mean(dim=(1, 2, 3))
+    # The floor keeps an unblurred crop (input equal to its target) finite.
+    blurred_mse = ((blurred - target) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-8)
+    return F.relu(10 * torch.log10(restored_mse.clamp_min(1e-10) / blurred_mse))
+
+
 BN_STATS = ("frozen", "batch")
 
 
@@ -185,34 +203,34 @@ def center_crops(pairs: Sequence[Pair], crop: int, count: int) -> list[Pair]:
         h, w = blur.shape[:2]
         if h < crop or w < crop:
             raise EdgeIRError(f"expected validation frames of at least {crop}x{crop}, found {w}x{h}")
-        y, x = (h - crop) // 2, (w - crop) // 2
-        frames.append((blur[y : y + crop, x : x + crop], sharp[y : y + crop, x : x + crop]))
+        frames.append((centre_crop(blur, (crop, crop)), centre_crop(sharp, (crop, crop))))
     return frames
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR on [0, 1] after clamping and 8-bit rounding, as upstream evaluation does."""
-    a = torch.round(a.clamp(0, 1) * 255) / 255
-    mse = torch.mean((a - b) ** 2).item()
-    return 100.0 if mse == 0 else 10 * math.log10(1.0 / mse)
+def _image(tensor: torch.Tensor) -> np.ndarray:
+    """1 x 3 x H x W in [0, 1] as the H x W x 3 image the metrics score."""
+    return tensor[0].permute(1, 2, 0).float().numpy()
 
 
 @torch.no_grad()
-def validate(model: ConvIR, frames: Sequence[Pair]) -> tuple[float, float]:
-    """Mean PSNR of the restored and of the blurred frames against the sharp ones."""
+def validate(model: ConvIR, frames: Sequence[Pair]) -> tuple[float, float, float]:
+    """Mean PSNR of the restored and of the blurred frames against the sharp ones, and the
+    lowest gain of a frame (a checkpoint that hurts one frame shows here, not in the mean)."""
     was_training = model.training
     frozen = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) and not m.training]
     model.eval()
     restored, blurred = [], []
     device = next(model.parameters()).device
     for blur, sharp in frames:
-        x, y = _to_tensor([blur]), _to_tensor([sharp])
-        restored.append(psnr(model(x.to(device))[2].cpu(), y))
-        blurred.append(psnr(x, y))
+        x = _to_tensor([blur])
+        restored.append(psnr(_image(model(x.to(device))[2].cpu()), sharp))
+        blurred.append(psnr(blur, sharp))
     model.train(was_training)
     for module in frozen:
         module.eval()
-    return float(np.mean(restored)), float(np.mean(blurred))
+    # A frame left identical to an identical input (inf - inf) neither gains nor loses.
+    worst = min((r - b if r != b else 0.0) for r, b in zip(restored, blurred))
+    return mean_db(restored), mean_db(blurred), float(worst)
 
 
 def save(path: Path, model: ConvIR, optimizer: torch.optim.Optimizer, step: int, config: TrainConfig,
@@ -282,7 +300,10 @@ def train(
             blurred, sharp = blurred.to(config.device), sharp.to(config.device)
             with torch.autocast(blurred.device.type, dtype=torch.bfloat16, enabled=config.bf16):
                 outputs = model(blurred)
-            loss = upstream_loss([o.float() for o in outputs], sharp, 0.1 if config.loss == "upstream" else 0.0)
+            outputs = [o.float() for o in outputs]
+            loss = upstream_loss(outputs, sharp, 0.1 if config.loss == "upstream" else 0.0)
+            if config.harm_weight > 0:
+                loss = loss + config.harm_weight * harm_db(outputs[2], blurred, sharp).mean()
             if not torch.isfinite(loss):
                 raise EdgeIRError(
                     f"expected a finite loss, found {loss.item()} at step {step + 1}: training "
@@ -298,14 +319,14 @@ def train(
             record: dict[str, Any] = {"step": step, "loss": round(loss.item(), 5)}
             window.append(record["loss"])
             if step % config.val_every == 0 or step == config.steps:
-                record["val_psnr"], record["val_psnr_input"] = validate(model, val_frames)
+                record["val_psnr"], record["val_psnr_input"], record["val_worst_gain"] = validate(model, val_frames)
                 # A log line per validation, so that a run in the background (no terminal,
                 # no live bar) shows its pace and trend: single-step losses are too noisy.
                 now = time.perf_counter()
                 log.info("step %d/%d: mean loss %.4f over %d steps, %.3f steps/s, validation PSNR "
-                         "%.2f dB (blurred input %.2f dB)", step, config.steps, float(np.mean(window)),
-                         len(window), len(window) / (now - window_started), record["val_psnr"],
-                         record["val_psnr_input"])
+                         "%.2f dB (blurred input %.2f dB, worst frame %+.2f dB)", step, config.steps,
+                         float(np.mean(window)), len(window), len(window) / (now - window_started),
+                         record["val_psnr"], record["val_psnr_input"], record["val_worst_gain"])
                 window, window_started = [], now
             history.append(record)
             bar.update(task, advance=1, description=f"training loss {record['loss']:.4f}"

@@ -23,7 +23,7 @@ def test_range_forms():
         ("256x256:250x250:1024x1024", "multiples of 32"),
         ("224x224:1024x1024", "at least 256"),
         ("512x512:256x256:1024x1024", "MIN <= OPT <= MAX"),
-        ("256:512", "expected a size like 256x256"),
+        ("256x:512x512", "expected a size like 256x256"),
         ("256x256:512x512:768x768:1024x1024", "MIN:MAX"),
     ],
 )
@@ -48,8 +48,16 @@ def test_round_trip():
     assert InputShapes.from_dict(shapes.to_dict()) == shapes
 
 
-def test_parse_hw():
+def test_one_size_grammar_for_options_and_specs():
+    from edgeir.cli import parse_size
+
     assert parse_hw(" 720x1280 ") == (720, 1280)
+    assert parse_hw("256") == (256, 256)  # a square
+    assert InputShapes.dynamic("256:512", "motion-deblur").max == (512, 512)
+    assert parse_size("256") == parse_hw("256")  # the CLI's --size and --shape parse the same way
+    for bad in ("256x", "0x256", "x256", "256*256"):
+        with pytest.raises(EdgeIRError, match="expected"):
+            parse_hw(bad)
 
 
 def test_enumerated_sizes():

@@ -156,3 +156,32 @@ def test_the_l1_loss_is_upstreams_without_its_fft_term():
     assert upstream_loss(outputs, target) > l1  # the default adds 0.1 x the FFT term
     with pytest.raises(EdgeIRError, match="expected --loss upstream or l1, found 'l2'"):
         TrainConfig(loss="l2").check()
+
+
+def test_harm_is_the_psnr_lost_against_the_blurred_input_per_crop():
+    from edgeir.train import harm_db
+
+    target = torch.zeros(2, 3, 8, 8)
+    blurred = torch.full_like(target, 0.1)  # MSE 0.01 on both crops
+    restored = torch.stack([torch.full((3, 8, 8), 0.2), torch.full((3, 8, 8), 0.05)])
+    harm = harm_db(restored, blurred, target)
+    # crop 0: MSE 0.04, 4x the input's, 6.02 dB lost; crop 1 is closer, no harm
+    assert torch.allclose(harm, torch.tensor([6.0206, 0.0]), atol=1e-3)
+    # an unblurred crop (input equal to its target) gives a finite, positive harm
+    assert torch.isfinite(harm_db(restored, target, target)).all()
+    assert (harm_db(restored, target, target) > 0).all()
+
+
+def test_harm_weight_enters_the_loss_and_is_checked(tmp_path, data, monkeypatch):
+    import edgeir.train as training
+
+    pairs, held_out = data
+    calls = []
+    real = training.harm_db
+    monkeypatch.setattr(training, "harm_db", lambda *a: calls.append(a) or real(*a))
+    train(_config(harm_weight=0.5), pairs, held_out, tmp_path / "run.pkl", progress=False)
+    assert len(calls) == 1 and calls[0][0].shape == calls[0][1].shape  # restored full scale vs blurred
+    state = torch.load(tmp_path / "run.pkl", weights_only=True)
+    assert state["config"]["harm_weight"] == 0.5 and "val_worst_gain" in state["history"][-1]
+    with pytest.raises(EdgeIRError, match="--harm-weight of 0 \\(off\\) or more, found -1"):
+        TrainConfig(harm_weight=-1.0).check()

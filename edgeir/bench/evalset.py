@@ -15,6 +15,7 @@ import numpy as np
 
 from edgeir.data.sources import FilePairs, open_pairs
 from edgeir.errors import EdgeIRError
+from edgeir.runtimes.frames import centre_crop
 
 DEFAULT_SIZE = (256, 256)
 DEFAULT_SYNTHETIC_FRAMES = 8
@@ -59,8 +60,7 @@ def _centre(image: np.ndarray, size: tuple[int, int], name: str) -> np.ndarray:
     if image.shape[0] < h or image.shape[1] < w:
         raise EdgeIRError(f"expected frames of at least {h}x{w} for --size, found "
                           f"{image.shape[0]}x{image.shape[1]} in {name}: use --full-frame or a smaller --size")
-    top, left = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
-    return np.ascontiguousarray(image[top : top + h, left : left + w])
+    return np.ascontiguousarray(centre_crop(image, size))
 
 
 def open_evalset(spec: str, task: str, size: tuple[int, int] | None = DEFAULT_SIZE,

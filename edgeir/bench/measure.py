@@ -21,6 +21,7 @@ import numpy as np
 
 from edgeir.bench.metrics import psnr, ssim
 from edgeir.errors import EdgeIRError
+from edgeir.runtimes.frames import centre_crop
 
 FIELDS = ("target", "status", "precision", "size_mb", "psnr", "ssim", "psnr_drop", "psnr_vs_fp32",
           "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "device_ms_p50", "device_ms_p90",
@@ -122,9 +123,8 @@ def _timed(call: Any, runs: int, warmup: int) -> list[float]:
     return times
 
 
-def centre_crop(image: np.ndarray, side: int = SAMPLE_CROP) -> np.ndarray:
-    top, left = max(0, (image.shape[0] - side) // 2), max(0, (image.shape[1] - side) // 2)
-    return image[top : top + side, left : left + side]
+def sample_crop(image: np.ndarray) -> np.ndarray:
+    return centre_crop(image, (SAMPLE_CROP, SAMPLE_CROP))
 
 
 def record_error(result: TargetResult, exc: Exception) -> None:
@@ -199,7 +199,7 @@ def measure_runtime(result: TargetResult, runtime: Any, pairs: Sequence[tuple[np
     if device_times is not None:
         result.device_ms_p50, result.device_ms_p90, result.device_ms_p99 = _percentiles(device_times)
     result.fps_batch = _fps_batch(runtime, settings, first, result.fps)
-    result.extra["sample"] = centre_crop(outputs[0])
+    result.extra["sample"] = sample_crop(outputs[0])
     return outputs
 
 

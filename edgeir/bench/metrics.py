@@ -14,6 +14,9 @@ over channels; ``rgb2ycbcr``'s luma), and a test holds them to scikit-image's re
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+
 import numpy as np
 
 from edgeir.errors import EdgeIRError
@@ -44,11 +47,28 @@ def _prepared(restored: np.ndarray, sharp: np.ndarray, y_channel: bool) -> tuple
     return (_luma(a), _luma(b)) if y_channel else (a, b)
 
 
+def psnr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
+    """PSNR in dB of any two arrays of one shape, peak 1.0, as they are (no rounding);
+    infinite when they are identical, as scikit-image's ``peak_signal_noise_ratio``. The one
+    PSNR of edgeir: image scores, export parity and training validation all come here."""
+    if reference.shape != candidate.shape:
+        raise EdgeIRError(f"expected two arrays of one shape, found {reference.shape} and {candidate.shape}")
+    mse = float(np.mean((candidate.astype(np.float64) - reference.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else float(10.0 * np.log10(1.0 / mse))
+
+
+def mean_db(values: Iterable[float]) -> float:
+    """Mean PSNR of a set of frames: identical frames (infinite) say nothing about the error
+    of the others and are left out; infinite only when every frame is identical."""
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.inf
+
+
 def psnr(restored: np.ndarray, sharp: np.ndarray, y_channel: bool = False) -> float:
-    """PSNR in dB (peak 1.0); infinite for identical images."""
+    """PSNR in dB of two images as saved (8-bit levels, see :func:`to_unit_8bit`); infinite
+    for identical images."""
     a, b = _prepared(restored, sharp, y_channel)
-    mse = float(np.mean((a - b) ** 2))
-    return float("inf") if mse == 0 else float(10.0 * np.log10(1.0 / mse))
+    return psnr_db(b, a)
 
 
 def _window_means(x: np.ndarray) -> np.ndarray:

@@ -142,12 +142,12 @@ def _plot_samples(results: list[TargetResult], blurred: np.ndarray, sharp: np.nd
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edgeir.bench.measure import centre_crop
+    from edgeir.bench.measure import sample_crop
     from edgeir.bench.metrics import to_unit_8bit
 
-    panels = [("input", centre_crop(blurred))]
+    panels = [("input", sample_crop(blurred))]
     panels += [(r.target, r.extra["sample"]) for r in results if r.extra.get("sample") is not None]
-    panels.append(("ground truth", centre_crop(sharp)))
+    panels.append(("ground truth", sample_crop(sharp)))
     figure, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels), 2.6), squeeze=False)
     for axis, (title, image) in zip(axes[0], panels):
         axis.imshow(to_unit_8bit(image))

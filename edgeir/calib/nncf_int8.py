@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from edgeir.bench.metrics import mean_db, psnr_db
 from edgeir.calib.sources import CalibrationSet
 from edgeir.errors import EdgeIRError
-from edgeir.export.parity import IDENTICAL_PSNR_DB, compare
 from edgeir.quiet import quietly
 
 log = logging.getLogger("edgeir")
@@ -86,7 +86,7 @@ def _psnr_vs_targets(compiled: Any, pairs: Iterable[tuple[np.ndarray, np.ndarray
     scores = []
     for x, target in pairs:
         out = np.clip(run_compiled(compiled, x), 0, 1)
-        scores.append(compare(target, out)["psnr_db"] or IDENTICAL_PSNR_DB)
+        scores.append(psnr_db(target, out))
     return scores
 
 
@@ -126,7 +126,7 @@ def _quantize_within(model: Any, calibration: Any, scope: Any, subset: int, held
     def validate(compiled: Any, data: Iterable[Any]) -> tuple[float, list[float]]:
         # NNCF counts the items consumed here (and may pass a subset): iterate them.
         scores = _psnr_vs_targets(compiled, data)
-        return float(np.mean(scores)), scores
+        return mean_db(scores), scores
 
     log.info("accuracy-controlled INT8: PSNR drop budget %.2f dB on %d held-out frames",
              budget, len(held_out))
@@ -143,8 +143,8 @@ def _quantize_within(model: Any, calibration: Any, scope: Any, subset: int, held
 def _budget_report(model: Any, quantized: Any, held_out: CalibrationSet, budget: float,
                    compile_fp32: Callable[[Any], Any]) -> dict[str, Any]:
     pairs = _pairs(held_out)
-    reference = float(np.mean(_psnr_vs_targets(compile_fp32(model), pairs)))
-    achieved = float(np.mean(_psnr_vs_targets(compile_fp32(quantized), pairs)))
+    reference = mean_db(_psnr_vs_targets(compile_fp32(model), pairs))
+    achieved = mean_db(_psnr_vs_targets(compile_fp32(quantized), pairs))
     drop = round(reference - achieved, 3)
     if drop > budget:
         log.warning("INT8 PSNR drop %.3f dB is over the %.2f dB budget: NNCF could not meet "

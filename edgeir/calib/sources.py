@@ -20,6 +20,7 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.fileio import atomic_path
+from edgeir.models.registry import DEFAULT_TASK
 from edgeir.models.size import legal_size
 from edgeir.runtimes.frames import to_chw
 
@@ -27,7 +28,7 @@ log = logging.getLogger("edgeir")
 
 Size = tuple[int, int]
 DEFAULT_COUNT = 32
-SOURCE_HELP = "calib.npz | IMAGE_DIR | VIDEO | gopro:DIR | synthetic"
+SOURCE_HELP = "calib.npz | IMAGE_DIR | VIDEO | gopro:DIR | pairs:BLUR_DIR,SHARP_DIR | synthetic"
 
 
 @dataclass
@@ -144,7 +145,7 @@ def _from_frames(samples: Iterator[Sample], size: Size, count: int, seed: int,
 
 
 def from_images(folder: str | Path, size: Size, count: int = DEFAULT_COUNT, seed: int = 0,
-                color: str = "rgb", task: str = "motion-deblur") -> CalibrationSet:
+                color: str = "rgb", task: str = DEFAULT_TASK) -> CalibrationSet:
     """One random crop from each of ``count`` images of ``folder`` (sorted, then a seeded
     choice); unreadable files are skipped and named, and too few readable ones are an error."""
     from edgeir.data.io import is_image, read_image
@@ -176,7 +177,7 @@ def from_images(folder: str | Path, size: Size, count: int = DEFAULT_COUNT, seed
 
 
 def from_video(path: str | Path, size: Size, count: int = DEFAULT_COUNT, seed: int = 0,
-               color: str = "rgb", task: str = "motion-deblur") -> CalibrationSet:
+               color: str = "rgb", task: str = DEFAULT_TASK) -> CalibrationSet:
     """``count`` evenly spaced frames of a video, one random crop each."""
     from edgeir.data.io import VideoReader
 
@@ -206,7 +207,7 @@ def from_video(path: str | Path, size: Size, count: int = DEFAULT_COUNT, seed: i
 
 
 def from_pairs(spec: str, size: Size, count: int = DEFAULT_COUNT, seed: int = 0,
-               color: str = "rgb", task: str = "motion-deblur") -> CalibrationSet:
+               color: str = "rgb", task: str = DEFAULT_TASK) -> CalibrationSet:
     """The blurred frames of a pair set (``gopro:DIR`` or ``pairs:BLUR_DIR,SHARP_DIR``),
     with their sharp frames as targets."""
     from edgeir.data.pairs import read_pair
@@ -224,7 +225,7 @@ def from_pairs(spec: str, size: Size, count: int = DEFAULT_COUNT, seed: int = 0,
 
 
 def from_synthetic(size: Size, count: int = DEFAULT_COUNT, seed: int = 0, color: str = "rgb",
-                   task: str = "motion-deblur") -> CalibrationSet:
+                   task: str = DEFAULT_TASK) -> CalibrationSet:
     """The synthetic source's ``calib`` split (photographs and seeds used by no other
     split): activations of real blurred input, no download."""
     from edgeir.data.synthetic import SyntheticBlur
@@ -241,11 +242,37 @@ def _synthetic_task(task: str) -> str:
     """Synthetic data is blur; for the other tasks it still gives natural image statistics."""
     from edgeir.data.synthetic import BLUR_KINDS
 
-    return task if task in BLUR_KINDS else "motion-deblur"
+    return task if task in BLUR_KINDS else DEFAULT_TASK
+
+
+def check_source(spec: str | Path) -> None:
+    """Refuse a ``--calib`` source that cannot be opened, without reading a frame: a typo
+    in a path costs a second, not an export."""
+    from edgeir.data.io import is_video
+
+    text = str(spec)
+    if text == "synthetic":
+        return
+    if text.startswith(("gopro:", "pairs:")):
+        kind, _, rest = text.partition(":")
+        folders = rest.split(",") if kind == "pairs" else [rest]
+        if not rest or (kind == "pairs" and len(folders) != 2):
+            raise EdgeIRError(f"expected gopro:DIR or pairs:BLUR_DIR,SHARP_DIR, found {text!r}")
+        for folder in folders:
+            if not Path(folder).is_dir():
+                raise EdgeIRError(f"expected a folder of frames for --calib {text}, found nothing at {folder}")
+        return
+    path = Path(text)
+    if path.suffix == ".npz" and not path.is_file():
+        raise EdgeIRError(f"expected a calibration file, found nothing at {path}")
+    if path.suffix == ".npz" or path.is_dir() or (path.is_file() and is_video(path)):
+        return
+    found = "nothing" if not path.exists() else "a file that is neither a video nor .npz"
+    raise EdgeIRError(f"expected a calibration source ({SOURCE_HELP}), found {found} at {text!r}")
 
 
 def open_calibration(spec: str | Path, size: Size, count: int = DEFAULT_COUNT, seed: int = 0,
-                     color: str = "rgb", task: str = "motion-deblur") -> CalibrationSet:
+                     color: str = "rgb", task: str = DEFAULT_TASK) -> CalibrationSet:
     """Any source by one string (``--calib``): a saved ``.npz``, an image folder, a
     video, a pair set, or ``synthetic``."""
     from edgeir.data.io import is_video

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 
+from edgeir.errors import EdgeIRError
 from edgeir.models.registry import DEFAULT_TASK, DEFAULT_VARIANT, TASKS, VARIANTS
+from edgeir.shapes import parse_hw
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``HxW`` (or a single number for a square) as (height, width)."""
-    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"expected a size like 256x256 (HxW), found {text!r}")
-    h = int(match.group(1))
-    w = int(match.group(2) or h)
-    if h < 1 or w < 1:
-        raise argparse.ArgumentTypeError(f"expected positive sides, found {text!r}")
-    return h, w
+    """:func:`edgeir.shapes.parse_hw` for argparse, which reports its own type errors."""
+    try:
+        return parse_hw(text)
+    except EdgeIRError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

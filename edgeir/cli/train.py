@@ -18,7 +18,8 @@ def run(args: argparse.Namespace) -> int:
     setup_logging()
     config = TrainConfig(
         variant=args.variant, task=args.task, data=args.data, steps=args.steps, crop=args.crop,
-        batch=args.batch, lr=args.lr, warmup=args.warmup, clip_grad=args.clip_grad, loss=args.loss, seed=args.seed,
+        batch=args.batch, lr=args.lr, warmup=args.warmup, clip_grad=args.clip_grad, loss=args.loss,
+        harm_weight=args.harm_weight, seed=args.seed,
         val_every=args.val_every, val_frames=args.val_frames, save_every=args.save_every,
         bf16=args.bf16, device=args.device, init=args.init, bn_stats=args.bn_stats,
     )
@@ -61,6 +62,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--loss", choices=["upstream", "l1"], default="upstream",
                        help="upstream (L1 of the three output scales + 0.1 x L1 of their FFTs, the "
                        "default) or l1 (the L1 terms alone)")
+    parser.add_argument("--harm-weight", type=float, default=0.0, metavar="W",
+                       help="add W x the dB by which a crop comes out further from its target than "
+                       "the blurred input was (a hinge, per crop): fine-tunes away from making any "
+                       "frame worse (default: 0, off)")
     parser.add_argument("--clip-grad", type=float, default=0.001, metavar="NORM",
                        help="clip the gradient norm to NORM, 0 for no clipping (default: 0.001, "
                        "upstream's value)")

@@ -11,6 +11,7 @@ import numpy as np
 from edgeir.data.pairs import PairFiles, folder_pairs, gopro_pairs, read_pair
 from edgeir.data.synthetic import Pair, SyntheticBlur
 from edgeir.errors import EdgeIRError
+from edgeir.models.registry import DEFAULT_TASK
 
 DATA_HELP = "synthetic | gopro:DIR | pairs:BLUR_DIR,SHARP_DIR"
 
@@ -38,7 +39,7 @@ def _rgb8(image: np.ndarray, path) -> np.ndarray:
 
 
 def open_pairs(
-    spec: str, split: str, size: tuple[int, int] = (256, 256), task: str = "motion-deblur",
+    spec: str, split: str, size: tuple[int, int] = (256, 256), task: str = DEFAULT_TASK,
     length: int | None = None, seed: int = 0,
 ) -> Sequence[Pair]:
     """The (blurred, sharp) pairs a ``--data`` spec names. ``split`` and ``size`` apply

@@ -30,6 +30,7 @@ from functools import lru_cache
 import numpy as np
 
 from edgeir.errors import EdgeIRError
+from edgeir.models.registry import DEFAULT_TASK
 
 Pair = tuple[np.ndarray, np.ndarray]
 """(blurred, sharp), H x W x 3 uint8 RGB."""
@@ -348,7 +349,7 @@ class SyntheticBlur(Sequence[Pair]):
     size: tuple[int, int] = (256, 256)
     length: int | None = None
     seed: int = 0
-    task: str = "motion-deblur"
+    task: str = DEFAULT_TASK
     photo_fraction: float = 0.6
 
     def __post_init__(self) -> None:

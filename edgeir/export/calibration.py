@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from edgeir.calib.sources import DEFAULT_COUNT, CalibrationSet, open_calibration
+from typing import Any
+
+from edgeir.calib.sources import DEFAULT_COUNT, CalibrationSet, check_source, open_calibration
 from edgeir.errors import EdgeIRError
 from edgeir.export.request import ExportRequest
 
@@ -13,6 +15,7 @@ def check_calibration_options(options: dict[str, object]) -> None:
     """The ``--calib`` / ``--calib-frames`` rules that need no frames and no graph, checked
     before the trace so that a wrong option costs seconds, not an export."""
     spec = str(options.get("calib") or DEFAULT_SOURCE)
+    check_source(spec)
     count = options.get("calib_frames")
     if count is not None and spec.endswith(".npz"):
         raise EdgeIRError(
@@ -28,7 +31,6 @@ def calibration_frames(
 ) -> tuple[CalibrationSet, CalibrationSet]:
     """(frames to calibrate on, held-out frames to measure on): the last quarter is held
     out, so that the INT8 error is never measured on the frames that set its ranges."""
-    check_calibration_options(request.options)
     spec = str(request.options.get("calib") or DEFAULT_SOURCE)
     count = request.options.get("calib_frames")
     frames = open_calibration(spec, size, DEFAULT_COUNT if count is None else count, task=request.task)
@@ -46,3 +48,20 @@ def calibration_frames(
 def describe(fit: CalibrationSet, held_out: CalibrationSet) -> dict[str, object]:
     return {"source": fit.source, "frames": len(fit), "held_out": len(held_out),
             "size": list(fit.size), "seed": fit.seed}
+
+
+def calibration_lines(details: dict[str, Any]) -> list[str]:
+    """The INT8 figures of a quantized graph: its loss on held-out frames, the calibration."""
+    if "calibration" not in details:
+        return []
+    scheme = f"{details['scheme_summary']}; " if "scheme_summary" in details else ""
+    calibration = details["calibration"]
+    method = f", {details['calibration_method']} ranges" if "calibration_method" in details else ""
+    lines = [f"  int8      {scheme}{details['psnr_vs_fp32_graph_db']} dB vs the FP32 graph on "
+             f"{details['psnr_measured_on']}",
+             f"  calib     {calibration['frames']} frames of {calibration['source']}{method}"]
+    if "kept_fp32" in details:
+        left = details.get("higher_precision_convolutions")
+        count = f" ({len(left)} convolution(s) in higher precision)" if left is not None else ""
+        lines.append(f"  fp32      kept {', '.join(details['kept_fp32']) or 'nothing'}{count}")
+    return lines

@@ -60,6 +60,8 @@ class ExportResult:
     manifest: Manifest
     status: str = "ok"
     extra: dict[str, Any] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    """The summary ``edgeir export`` prints: the pipeline's lines, then the target's."""
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -7,6 +7,7 @@ uses; nothing here imports ``edgeir.export``, and torch only for the torch backe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,63 +18,73 @@ from edgeir.runtimes.base import Runtime, RuntimeInfo
 __all__ = ["Runtime", "RuntimeInfo", "load", "why_unavailable"]
 
 CHECKPOINT_SUFFIXES = (".pkl", ".pth", ".pt")
-SUFFIX_RUNTIMES = {".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt",
-                   ".mlpackage": "coreml",
-                   **{s: "torch" for s in CHECKPOINT_SUFFIXES}}
 MODEL_NAMES = {"convir-s": "s", "convir-b": "b", "convir-l": "l"}
 """Names ``load`` accepts instead of a file: that variant in PyTorch, default weights."""
 
 
-def _open(runtime: str, path: Path, manifest: Manifest | None, device: str | None, **kw: Any) -> Runtime:
-    if runtime == "onnxruntime":
-        from edgeir.runtimes.onnxruntime_backend import OnnxRuntime
+@dataclass(frozen=True)
+class Backend:
+    """A runtime edgeir runs artifacts in: which files it opens, the class that runs them,
+    what it needs. Adding a runtime is a row here and a backend module."""
 
-        return OnnxRuntime(path, manifest, device, task=kw.get("task"))
-    if runtime == "openvino":
-        from edgeir.runtimes.openvino_backend import OpenVinoRuntime
+    name: str
+    suffixes: tuple[str, ...]
+    runner: str
+    """``module:Class`` (or ``module:Class.constructor``) called as (path, manifest, device, task=)."""
+    package: tuple[str, str] | None = None
+    """(module, edgeir extra) the backend imports; looked up, not imported."""
+    check: str | None = None
+    """``module:function`` saying what else is missing (a GPU, an OS), or None."""
 
-        return OpenVinoRuntime(path, manifest, device, task=kw.get("task"))
-    if runtime == "tensorrt":
-        from edgeir.runtimes.tensorrt_backend import TensorRTRuntime
+    def why_unavailable(self) -> str | None:
+        import importlib.util
 
-        return TensorRTRuntime(path, manifest, device, task=kw.get("task"))
-    if runtime == "coreml":
-        from edgeir.runtimes.coreml_backend import CoreMLRuntime
+        if self.package is not None and importlib.util.find_spec(self.package[0]) is None:
+            return f'{self.package[0]} is not installed: pip install "edgeir[{self.package[1]}]"'
+        return _resolve(self.check)() if self.check else None
 
-        return CoreMLRuntime(path, manifest, device, task=kw.get("task"))
-    if runtime == "torch":
-        from edgeir.runtimes.torch_backend import TorchRuntime
-
-        return TorchRuntime(path, device, task=kw.get("task"))
-    raise EdgeIRError(f"expected a runtime edgeir knows, found {runtime!r} in the manifest of {path}")
+    def open(self, path: Path, manifest: Manifest | None, device: str | None, task: str | None) -> Runtime:
+        return _resolve(self.runner)(path, manifest, device, task=task)
 
 
-RUNTIME_PACKAGES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "openvino")}
-"""Runtimes that need only their Python package: (module, edgeir extra)."""
+BACKENDS: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend("onnxruntime", (".onnx",), "edgeir.runtimes.onnxruntime_backend:OnnxRuntime", ("onnxruntime", "ort")),
+        Backend("openvino", (".xml",), "edgeir.runtimes.openvino_backend:OpenVinoRuntime", ("openvino", "ov")),
+        Backend("tensorrt", (".engine",), "edgeir.runtimes.tensorrt_backend:TensorRTRuntime",
+                check="edgeir.runtimes.tensorrt_backend:why_unavailable"),
+        Backend("coreml", (".mlpackage",), "edgeir.runtimes.coreml_backend:CoreMLRuntime",
+                check="edgeir.runtimes.coreml_backend:why_unavailable"),
+        Backend("torch", CHECKPOINT_SUFFIXES, "edgeir.runtimes.torch_backend:TorchRuntime.from_artifact",
+                ("torch", "host")),
+    )
+}
+SUFFIX_RUNTIMES = {suffix: b.name for b in BACKENDS.values() for suffix in b.suffixes}
+
+
+def _resolve(reference: str) -> Any:
+    from importlib import import_module
+
+    module, _, attribute = reference.partition(":")
+    found: Any = import_module(module)
+    for name in attribute.split("."):
+        found = getattr(found, name)
+    return found
+
+
+def get_backend(runtime: str, where: Path | None = None) -> Backend:
+    if runtime not in BACKENDS:
+        place = f" in the manifest of {where}" if where is not None else ""
+        raise EdgeIRError(f"expected a runtime edgeir knows ({', '.join(BACKENDS)}), found {runtime!r}{place}")
+    return BACKENDS[runtime]
 
 
 def why_unavailable(runtime: str) -> str | None:
     """Why this machine cannot run ``runtime``'s artifacts (a package, a GPU or an OS it
     lacks), in one phrase; None where it can. Cheap (packages are looked up, not
     imported), so a benchmark can skip a target before spending minutes exporting it."""
-    import importlib.util
-
-    if runtime == "tensorrt":
-        from edgeir.runtimes.tensorrt_backend import why_unavailable as tensorrt_missing
-
-        return tensorrt_missing()
-    if runtime == "coreml":
-        from edgeir.runtimes.coreml_backend import why_unavailable as coreml_missing
-
-        return coreml_missing()
-    if runtime in RUNTIME_PACKAGES:
-        module, extra = RUNTIME_PACKAGES[runtime]
-        if importlib.util.find_spec(module) is None:
-            return f'{module} is not installed: pip install "edgeir[{extra}]"'
-        return None
-    if runtime == "torch":
-        return None
-    raise EdgeIRError(f"expected a runtime edgeir knows, found {runtime!r}")
+    return get_backend(runtime).why_unavailable()
 
 
 def _open_named(name: str, device: str | None, task: str | None) -> Runtime:
@@ -137,4 +148,4 @@ def load(path_or_model: Any, device: str | None = None, **options: Any) -> Runti
     if runtime is None:
         known = ", ".join(sorted(SUFFIX_RUNTIMES))
         raise EdgeIRError(f"expected a model file ({known}) or one with a manifest, found {path.name}")
-    return _open(runtime, path, manifest, device, **options)
+    return get_backend(runtime, path).open(path, manifest, device, options.get("task"))

@@ -115,3 +115,12 @@ def pad_to(chw: np.ndarray, height: int, width: int) -> np.ndarray:
             widths[axis] = (0, pad)
             chw = np.pad(chw, widths, mode="reflect" if pad < size else "edge")
     return chw
+
+
+def centre_crop(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The centre ``size`` (H, W) of an H x W (x C) image, or as much of it as the image
+    has: a view, so callers that need a contiguous array copy it."""
+    h, w = min(size[0], image.shape[0]), min(size[1], image.shape[1])
+    top, left = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
+    return image[top : top + h, left : left + w]
+

@@ -30,6 +30,13 @@ def _device(name: str | None) -> torch.device:
 
 
 class TorchRuntime(Runtime):
+    @classmethod
+    def from_artifact(cls, path: Path, manifest: object, device: str | None = None,
+                      task: str | None = None) -> TorchRuntime:
+        """A checkpoint file, as ``edgeir.runtimes.load`` opens every artifact (checkpoints
+        have no manifest)."""
+        return cls(path, device, task=task)
+
     def __init__(
         self, model: ConvIR | ExportableConvIR | Weights | str | Path, device: str | None = None,
         task: str | None = None, variant: str | None = None,

@@ -152,7 +152,7 @@ def test_failed_parity_writes_nothing(tmp_path, monkeypatch):
 
     real = onnx_export.run_onnx
     monkeypatch.setattr(onnx_export, "run_onnx", lambda model, x: real(model, x) + 0.01)
-    with pytest.raises(EdgeIRError, match="parity check failed: expected the ONNX output within 0.001"):
+    with pytest.raises(EdgeIRError, match="parity check failed: expected the onnx artifact within max abs error 0.001 of PyTorch, found"):
         export("onnx", output=tmp_path / "model.onnx", shape=(256, 256))
     assert list(tmp_path.iterdir()) == []
 

@@ -4,16 +4,16 @@ import pytest
 
 from edgeir import EdgeIRError
 from edgeir.export import TARGETS, export
-from edgeir.export.targets import check_available, check_options, get_target
+from edgeir.export.targets import OPTIONS, check_available, check_options, get_target
 
 
 def test_rows_are_complete():
     for target in TARGETS.values():
         assert target.suffix.startswith(".")
         assert target.precision in {"fp32", "fp16", "int8"}
-        assert target.extra and target.requires and ":" in target.exporter
-        module, function = target.exporter.split(":")
-        assert importlib.util.find_spec(module) is not None
+        assert target.extra and target.requires and target.gates
+        assert importlib.util.find_spec(target.module) is not None
+        assert set(target.options) <= set(OPTIONS)
 
 
 def test_unknown_target():

@@ -134,9 +134,11 @@ def test_why_a_runtime_cannot_run_here(monkeypatch):
 
     assert why_unavailable("torch") is None
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real_find_spec(name, *a))
-    assert why_unavailable("openvino") == 'openvino is not installed: pip install "edgeir[openvino]"'
+    missing = {"openvino", "torch"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in missing else real_find_spec(name, *a))
+    assert why_unavailable("openvino") == 'openvino is not installed: pip install "edgeir[ov]"'
+    assert why_unavailable("torch") == 'torch is not installed: pip install "edgeir[host]"'
     if sys.platform != "darwin":
         assert why_unavailable("coreml").startswith("Core ML runs only on macOS (and iOS), found ")
-    with pytest.raises(EdgeIRError, match="expected a runtime edgeir knows, found 'tflite'"):
+    with pytest.raises(EdgeIRError, match="expected a runtime edgeir knows \\(onnxruntime, openvino, tensorrt, coreml, torch\\), found 'tflite'"):
         why_unavailable("tflite")

@@ -22,7 +22,6 @@ from edgeir.shapes import InputShapes
 log = logging.getLogger("edgeir")
 
 OUTPUT_NAME = OUTPUT_NAMES[-1]
-PRECISIONS = ("fp16", "fp32")
 DEPLOYMENT_TARGETS = {"iOS16": "iOS 16 / macOS 13", "iOS17": "iOS 17 / macOS 14"}
 """ML programs with FP16 I/O types and 8-bit weights (``constexpr_affine_dequantize``) need
 iOS 16; activation quantize/dequantize ops need iOS 17."""

@@ -27,7 +27,6 @@ from edgeir.quiet import quietly
 
 log = logging.getLogger("edgeir")
 
-QUANT_MODES = ("w8", "w8a8")
 WEIGHT_THRESHOLD = 2048
 """Weights with fewer elements stay FP16 (coremltools' default: their bytes do not matter)."""
 QUANTIZED_MODULES = (nn.Conv2d,)

@@ -10,21 +10,22 @@ on any machine, then built into an engine on the device (here when possible, els
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from edgeir.errors import EdgeIRError
-from edgeir.export.onnx import DEFAULT_OPSET, FP16_MIN_PSNR, INT8_MIN_PSNR, session, trace
-from edgeir.export.parity import compare, held_out_agreement, parity_input
-from edgeir.export.request import ExportRequest, ExportResult, versions
+from edgeir.export.calibration import calibration_lines
+from edgeir.export.graph import DEFAULT_OPSET, embed_manifest, run_onnx, save_onnx, session, trace
+from edgeir.export.parity import compare, held_out_agreement
+from edgeir.export.pipeline import Network, Product, write_single
+from edgeir.export.request import ExportRequest, ExportResult
 from edgeir.export.tensorrt.compat import check_graph
-from edgeir.fileio import atomic_path, check_output, sha256_of
+from edgeir.fileio import check_output
 from edgeir.manifest import Manifest, manifest_path
-from edgeir.models import INPUT_NAME, exportable
+from edgeir.models import INPUT_NAME
 from edgeir.runtimes.tensorrt_engine import (
     DEFAULT_WORKSPACE_MB,
     SUPPORTED_MAJORS,
@@ -55,12 +56,17 @@ def onnx_path_for(engine: Path) -> Path:
     return engine.with_name(engine.stem + ONNX_SUFFIX)
 
 
-def _workspace(request: ExportRequest) -> int:
-    workspace = request.options.get("workspace")
-    workspace = DEFAULT_WORKSPACE_MB if workspace is None else int(workspace)
-    if workspace < 64:
-        raise EdgeIRError(f"expected --workspace of at least 64 MB, found {workspace}")
-    return workspace
+MIN_WORKSPACE_MB = 64
+
+
+def check_options(request: ExportRequest) -> None:
+    workspace = request.options["workspace"]
+    if workspace is not None and workspace < MIN_WORKSPACE_MB:
+        raise EdgeIRError(f"expected --workspace of at least {MIN_WORKSPACE_MB} MB, found {workspace}")
+    if request.target.precision == "int8":
+        from edgeir.export.sensitive import check_module_names
+
+        check_module_names(request, "ONNX")
 
 
 def _reference_frames(task: str, size: tuple[int, int], batch: int) -> np.ndarray:
@@ -73,126 +79,131 @@ def _reference_frames(task: str, size: tuple[int, int], batch: int) -> np.ndarra
 def _verify_on_cpu(fp32: Any, trt_graph: Any, inputs: list[np.ndarray]) -> dict[str, Any]:
     """PSNR of the TRT-ready graph against the FP32 graph, as ONNX Runtime runs it and with
     FP16 storage emulated; the lower is the estimate recorded as ``psnr_estimate_db``."""
-    from edgeir.export.parity import IDENTICAL_PSNR_DB
+    from edgeir.bench.metrics import mean_db
     from edgeir.export.tensorrt.emulate import emulation_session
 
     reference, plain, emulated = session(fp32), session(trt_graph), emulation_session(trt_graph)
     as_run, as_emulated = [], []
     for x in inputs:
         expected = reference.run(None, {INPUT_NAME: x})[0]
-        as_run.append(compare(expected, plain.run(None, {INPUT_NAME: x})[0])["psnr_db"] or IDENTICAL_PSNR_DB)
-        as_emulated.append(compare(expected, emulated.run(None, {INPUT_NAME: x})[0])["psnr_db"] or IDENTICAL_PSNR_DB)
-    run_db, emulated_db = round(float(np.mean(as_run)), 2), round(float(np.mean(as_emulated)), 2)
+        as_run.append(compare(expected, plain.run(None, {INPUT_NAME: x})[0])["psnr_db"])
+        as_emulated.append(compare(expected, emulated.run(None, {INPUT_NAME: x})[0])["psnr_db"])
+    run_db, emulated_db = round(mean_db(as_run), 2), round(mean_db(as_emulated), 2)
     return {"psnr_vs_fp32_graph_db": run_db, "psnr_fp16_emulated_db": emulated_db,
             "psnr_estimate_db": min(run_db, emulated_db), "note": CPU_CHECK_NOTE}
 
 
-def _check_floor(precision: str, estimate: float, against_torch: float | None) -> None:
-    floor = FP16_MIN_PSNR if precision == "fp16" else INT8_MIN_PSNR
-    for against, psnr in (("the FP32 graph (FP16 emulated)", estimate), ("PyTorch", against_torch)):
-        if psnr is not None and not psnr >= floor:
-            raise EdgeIRError(
-                f"parity check failed: expected the TRT-ready {precision.upper()} graph within {floor} dB "
-                f"PSNR of {against}, found {psnr} dB; nothing was written"
-                + ("; try --calib with your own frames, --calib-method or --keep-fp32" if precision == "int8" else "")
-            )
-
-
-def _make_graph(request: ExportRequest, fp32: Any, size: tuple[int, int], batch: int
-                ) -> tuple[Any, dict[str, Any], list[np.ndarray], str]:
-    """(TRT-ready graph, details, inputs to verify on, what they are)."""
+def _make_graph(request: ExportRequest, fp32: Any, network: Network) -> tuple[Any, dict[str, Any], Any]:
+    """(TRT-ready graph, details, held-out calibration frames of an INT8 graph)."""
     from edgeir.calib.modelopt_int8 import quantize as modelopt_quantize
     from edgeir.export.tensorrt.graph import FP32_OP_TYPES, count_fp32_compute, fp16_graph
 
+    size, batch = network.size, network.batch
     if request.target.precision == "fp16":
         graph, details = fp16_graph(fp32, _reference_frames(request.task, size, batch))
-        x, described = parity_input(batch, size)
-        return graph, details, [x], described
+        return graph, details, None
     from edgeir.calib.onnx_int8 import excluded_nodes
     from edgeir.export.calibration import calibration_frames, describe
     from edgeir.export.sensitive import keep_fp32
 
     fit, held_out = calibration_frames(request, size, batch)
-    keep = keep_fp32(request.options.get("keep_fp32"), default=())
+    keep = keep_fp32(request.options["keep_fp32"], default=())
     kept_nodes = excluded_nodes(fp32, keep) if keep else []
     whole = len(fit) // batch * batch
-    graph, details = modelopt_quantize(fp32, fit.frames[:whole], batch, request.options.get("calib_method") or "minmax",
+    graph, details = modelopt_quantize(fp32, fit.frames[:whole], batch, request.options["calib_method"],
                                        kept_nodes, FP32_OP_TYPES)
     details["fp32_node_count"] = count_fp32_compute(graph)
     details["kept_fp32"] = list(keep)
     details["calibration"] = describe(fit, held_out)
     details.update(held_out_agreement(lambda b: session(fp32).run(None, {INPUT_NAME: b})[0],
                                       lambda b: session(graph).run(None, {INPUT_NAME: b})[0], held_out, batch))
-    inputs = list(held_out.batches(batch, whole=True))
-    return graph, details, inputs, f"{len(inputs) * batch} held-out calibration frame(s) ({held_out.source})"
+    return graph, details, held_out
 
 
-def _write_onnx(graph: Any, manifest: Manifest, path: Path) -> Path:
-    import onnx
+@dataclass
+class TensorRTProduct(Product):
+    """The TRT-ready graph, verified here; the engine is built from it where TensorRT is."""
 
-    for key, value in manifest.metadata().items():
-        graph.metadata_props.add(key=key, value=value)
-    with atomic_path(path) as temp:
-        onnx.save(graph, str(temp))
-        manifest.artifact = {"file": path.name, "sha256": sha256_of(temp), "size_bytes": temp.stat().st_size}
-        written = manifest.write(manifest_path(path))
-    return written
+    graph: Any = None
+    fp32_graph: Any = None
+    workspace: int = DEFAULT_WORKSPACE_MB
+    timing_cache: str | None = None
+    engine_built: bool = False
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return run_onnx(self.graph, x)
+
+    def measure(self, x: np.ndarray, expected: np.ndarray, output: np.ndarray) -> None:
+        inputs = [x] if self.held_out is None else list(self.held_out.batches(x.shape[0], whole=True))
+        log.info("verifying the TRT-ready graph on ONNX Runtime CPU (%d batch(es))", len(inputs))
+        self.details["cpu_check"] = _verify_on_cpu(self.fp32_graph, self.graph, inputs)
+
+    def embed(self, manifest: Manifest) -> None:
+        manifest.runtime = "onnxruntime"  # the graph itself runs anywhere ONNX Runtime does
+        embed_manifest(self.graph, manifest)
+
+    def save(self, path: Path) -> None:
+        save_onnx(self.graph, path)
+
+    def write(self, manifest: Manifest, output: Path) -> ExportResult:
+        onnx_path = onnx_path_for(output)
+        onnx_manifest = write_single(self, manifest, onnx_path)
+        commands = manifest.details["tensorrt"]["build_commands"]
+        extra = {"onnx": str(onnx_path), "build_engine": commands["edgeir"], "trtexec": commands["trtexec"]}
+        missing = why_no_engine()
+        if missing is not None:
+            log.info("TensorRT engine not built here (%s): build it from %s on the device", missing, onnx_path.name)
+            return ExportResult(None, onnx_manifest, manifest, status="onnx-only", extra={**extra, "why": missing})
+        engine, engine_manifest = build_from_onnx(
+            onnx_path, output, workspace_mb=self.workspace,
+            timing_cache=Path(self.timing_cache) if self.timing_cache else None,
+            overwrite=True)  # checked with the export's outputs
+        self.engine_built = True
+        return ExportResult(engine, manifest_path(engine), engine_manifest, extra=extra)
+
+    def lines(self, manifest: Manifest) -> list[str]:
+        details = manifest.details
+        cpu = details["cpu_check"]
+        kept = ", ".join(f"{op} x{n}" for op, n in details.get("fp32_node_count", {}).items()) or "nothing"
+        others = "FP16" if manifest.precision == "fp16" else "INT8 or FP16"
+        commands = details["tensorrt"]["build_commands"]
+        lines = [f"  onnx      {manifest.artifact['file']} (TRT-ready)",
+                 f"  cpu check {cpu['psnr_vs_fp32_graph_db']} dB vs the FP32 graph in ONNX Runtime, "
+                 f"{cpu['psnr_fp16_emulated_db']} dB with FP16 storage emulated; TensorRT check "
+                 f"{'passed' if details['tensorrt']['compatibility']['ok'] else 'FAILED'}"]
+        if "fp32_node_count" in details:
+            lines.append(f"  fp32 ops  {kept} (everything else {others})")
+        lines += calibration_lines(details)
+        if not self.engine_built:
+            lines += ["  build the engine on the device:", f"    {commands['edgeir']}", "  or:",
+                      f"    {commands['trtexec']}"]
+        return lines
 
 
-def export_tensorrt(request: ExportRequest) -> ExportResult:
-    target, shapes = request.target, request.shapes
-    workspace = _workspace(request)
-    timing_cache = request.options.get("timing_cache")
-    model = request.weights.build(request.variant, request.task)
-    rewrite = exportable(model)
-    fp32 = trace(rewrite, shapes, DEFAULT_OPSET)
-    batch = shapes.max_batch if shapes.static else 1
-    size = shapes.opt if shapes.static else shapes.min
-
-    graph, details, inputs, described = _make_graph(request, fp32, size, batch)
-    profile = Profile.from_shapes(shapes, INPUT_NAME)
+def make(request: ExportRequest, network: Network) -> TensorRTProduct:
+    shapes = request.shapes
+    workspace = request.options["workspace"] or DEFAULT_WORKSPACE_MB
+    fp32 = trace(network.rewrite, shapes, DEFAULT_OPSET)
+    graph, details, held_out = _make_graph(request, fp32, network)
     report = check_graph(graph, shapes)
     if not report.ok:
         raise EdgeIRError(
             f"expected a graph TensorRT's parser takes, found {len(report.problems)} problem(s), first: "
             f"{report.problems[0]}; nothing was written"
         )
-    log.info("verifying the TRT-ready graph on ONNX Runtime CPU (%s)", described)
-    cpu = _verify_on_cpu(fp32, graph, inputs)
-    with torch.no_grad():
-        reference = rewrite(torch.from_numpy(inputs[0])).numpy()
-    parity = {"reference": "PyTorch export rewrite, FP32", "input": described,
-              "runtime": "onnxruntime CPUExecutionProvider",
-              **compare(reference, session(graph).run(None, {INPUT_NAME: inputs[0]})[0])}
-    _check_floor(target.precision, cpu["psnr_estimate_db"], parity["psnr_db"])
-
-    output = request.output
-    onnx_path = onnx_path_for(output)
-    commands = build_commands(onnx_path, output, profile, shapes, target.precision, workspace)
-    details.update({
-        "cpu_check": cpu,
-        "tensorrt": {
-            "targets": [f"{major}.x" for major in SUPPORTED_MAJORS],
-            "profile": profile.to_dict(),
-            "compatibility": report.to_dict(),
-            "build_commands": commands,
-        },
-    })
-    manifest = request.manifest(parity=parity, details=details, opset=DEFAULT_OPSET,
-                                versions=versions("onnx", "onnxruntime", "onnxslim", "nvidia-modelopt", "tensorrt"))
-    manifest = replace(manifest, runtime="onnxruntime")  # the graph itself runs anywhere ONNX Runtime does
-    onnx_manifest = _write_onnx(graph, manifest, onnx_path)
-    log.info("wrote %s and %s", onnx_path, onnx_manifest.name)
-
-    missing = why_no_engine()
-    extra = {"onnx": str(onnx_path), "build_engine": commands["edgeir"], "trtexec": commands["trtexec"]}
-    if missing is not None:
-        log.info("TensorRT engine not built here (%s): build it from %s on the device", missing, onnx_path.name)
-        return ExportResult(None, onnx_manifest, manifest, status="onnx-only", extra={**extra, "why": missing})
-    engine, engine_manifest = build_from_onnx(onnx_path, output, workspace_mb=workspace,
-                                              timing_cache=Path(timing_cache) if timing_cache else None,
-                                              overwrite=True)  # checked with the export's outputs
-    return ExportResult(engine, manifest_path(engine), engine_manifest, extra=extra)
+    profile = Profile.from_shapes(shapes, INPUT_NAME)
+    commands = build_commands(onnx_path_for(request.output), request.output, profile, shapes,
+                              request.target.precision, workspace)
+    details["tensorrt"] = {
+        "targets": [f"{major}.x" for major in SUPPORTED_MAJORS],
+        "profile": profile.to_dict(),
+        "compatibility": report.to_dict(),
+        "build_commands": commands,
+    }
+    return TensorRTProduct(runtime="onnxruntime CPUExecutionProvider",
+                           versions=("onnx", "onnxruntime", "onnxslim", "nvidia-modelopt", "tensorrt"),
+                           details=details, held_out=held_out, opset=DEFAULT_OPSET, graph=graph, fp32_graph=fp32,
+                           workspace=workspace, timing_cache=request.options["timing_cache"])
 
 
 def build_from_onnx(

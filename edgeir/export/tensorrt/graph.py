@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from edgeir.calib.modelopt_int8 import exact_names, modelopt_failed, modelopt_logging
-from edgeir.export.onnx import FP16_KEEP_OPS as FP32_OP_TYPES
-from edgeir.export.onnx import residual_adds
+from edgeir.export.graph import FP16_KEEP_OPS as FP32_OP_TYPES
+from edgeir.export.graph import residual_adds
 from edgeir.quiet import quietly
 
 log = logging.getLogger("edgeir")
