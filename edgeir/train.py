@@ -96,8 +96,8 @@ class TrainConfig:
 
     def differences(self, stored: dict[str, Any]) -> list[str]:
         """Settings that differ from a run being resumed. The step count, how often to
-        validate and save, and where and how fast it runs (bf16 autocast: 1.8x faster on a CPU
-        with AVX-512 bf16, slower without; the device) may change."""
+        validate and save, and where and how fast it runs (bf16 autocast, which is faster only
+        on CPUs with AVX-512 bf16; the device) may change."""
         mutable = {"steps", "val_every", "val_frames", "save_every", "init", "bf16", "device"}
         return [
             f"--{k.replace('_', '-')} {stored[k]} (given {v})"

@@ -78,6 +78,16 @@ def exported_s(random_checkpoint, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def exported_static(random_checkpoint, tmp_path_factory):
+    """ConvIR-S with randomised weights exported to static 256x256 ONNX (once per session)."""
+    pytest.importorskip("onnxslim", reason="the onnx extra is not installed")
+    from edgeir.export import export
+
+    output = tmp_path_factory.mktemp("export") / "convir_s_256.onnx"
+    return export("onnx", variant="s", weights=random_checkpoint, output=output, shape=(256, 256))
+
+
+@pytest.fixture(scope="session")
 def exported_openvino(random_checkpoint, tmp_path_factory):
     """ConvIR-S with randomised weights exported to an f32 OpenVINO IR, 256 to 512 (once
     per session; tests copy it before changing anything)."""

@@ -2,10 +2,9 @@
 
 ModelOpt puts int8 Q/DQ with zero points 0 on the convolutions, calibrated on the user's
 frames, and converts the rest of the graph to FP16, the form TensorRT 11 (always strongly
-typed) needs to run it fast. Measured on ConvIR-S (demo weights, 8 synthetic calibration
-frames, 4 held out, 256x256; ``benchmarks/trt_int8_quantizers.py``): 51.1 dB against the
-FP32 graph, 50.6 dB for ONNX Runtime's quantizer in its ``trt`` scheme (whose other ops
-stay FP32), 34.9 dB with ModelOpt's entropy ranges.
+typed) needs to run it fast. ``benchmarks/trt_int8_quantizers.py`` compares it with ONNX
+Runtime's quantizer in its ``trt`` scheme and with ModelOpt's entropy ranges
+(docs/benchmarks.md).
 
 ModelOpt is installed without its ``onnx`` extra, which would pull ``onnxruntime-gpu``
 over the CPU ``onnxruntime`` (both install the module ``onnxruntime``); the ``tensorrt``

@@ -29,10 +29,9 @@ RANKING_FRAMES = 2
 """Held-out frames NNCF ranks layer groups on (it compiles the model once per group)."""
 NOT_QUANTIZED_TYPES = ("Add", "Multiply", "Subtract", "ReduceMean", "Interpolate", "AvgPool",
                        "Concat", "MVN")
-"""Ops whose inputs NNCF would also quantize by default; only convolutions are. Measured on
-the demo weights: quantizing the element-wise ops of the dynamic filters as well cost 1.1 dB
-PSNR at 256x256 (0.45 dB at 720x1280) for 8-16% more speed (docs/benchmarks.md); the ONNX INT8
-path quantizes only ``Conv`` for the same reason."""
+"""Ops whose inputs NNCF would also quantize by default; only convolutions are: quantizing
+the element-wise ops of the dynamic filters as well costs PSNR for little speed
+(docs/benchmarks.md); the ONNX INT8 path quantizes only ``Conv`` for the same reason."""
 
 
 def run_compiled(compiled: Any, x: np.ndarray) -> np.ndarray:

@@ -5,12 +5,11 @@ Runtime's x86 kernels fuse into fast QLinearConv. ``trt``: int8 symmetric activa
 weights with every zero point 0, the only form TensorRT's explicit quantization accepts
 (on ONNX Runtime's CPU kernels it runs no faster than FP32).
 
-Only ``Conv`` nodes are quantized: convolutions hold the time (62% of ConvIR-S on ONNX
-Runtime), and in a one-thread trial on S at 256x256 quantizing every supported op type
-as well ran no faster (1.66x vs 1.68x over FP32) and lost 4 dB against the FP32 graph
-(55.6 vs 59.7 dB). ONNX Runtime's
-quantizer was chosen over NVIDIA ModelOpt's because ModelOpt's ONNX extra pulls
-onnxruntime-gpu, which collides with the CPU package (DESIGN.md).
+Only ``Conv`` nodes are quantized: convolutions hold most of the time on ONNX Runtime, and
+quantizing every supported op type as well ran no faster and lost several dB against the
+FP32 graph (docs/benchmarks.md). ONNX Runtime's quantizer was chosen over NVIDIA
+ModelOpt's for this target because ModelOpt's ONNX extra pulls onnxruntime-gpu, which
+collides with the CPU package (the ``tensorrt`` extra installs ModelOpt without it).
 """
 
 from __future__ import annotations

@@ -30,10 +30,12 @@ INT8_HINT = "try --calib with your own frames, --calib-method or --keep-fp32"
 
 @dataclass(frozen=True)
 class Gate:
+    """A bound that one figure of an export must meet: at most ``bound`` for a ``max_abs``
+    figure, at least ``bound`` dB for a PSNR figure."""
+
     figure: str
     """Where the figure is: ``parity.max_abs``, ``details.cpu_check.psnr_estimate_db``."""
     bound: float
-    """At most this for ``max_abs`` figures, at least this for PSNR figures (dB)."""
     against: str
     """What the figure compares the artifact with, for the record and the error."""
     optional: bool = False

@@ -1,11 +1,10 @@
 """The part of ConvIR that INT8 hurts most, kept in floating point by default.
 
-Measured with NNCF on the demo weights (docs/benchmarks.md, "Which layers INT8 hurts"):
-quantizing every convolution of ConvIR-S cost 0.76 dB PSNR at 256x256 and 0.29 dB at
-720x1280; leaving only the multi-scale dynamic-filter module of the last full-resolution
-decoder block in floating point (13 of 142 convolutions) brought that to 0.05 and 0.02 dB
-while keeping most of the speed-up. The block is found by name, so the same rule holds for
-S, B and L, whose decoders differ only in their number of blocks.
+With NNCF, most of ConvIR's INT8 loss comes from the multi-scale dynamic-filter module of
+the last full-resolution decoder block, a small share of its convolutions: leaving that
+module in floating point keeps most of the speed-up and little of the loss (figures in
+docs/benchmarks.md, "Which layers INT8 hurts"). The block is found by name, so the same
+rule holds for S, B and L, whose decoders differ only in their number of blocks.
 """
 
 from __future__ import annotations

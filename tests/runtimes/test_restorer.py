@@ -12,14 +12,36 @@ from edgeir.shapes import InputShapes
 from tests.conftest import random_model
 
 
+class MixingRuntime(Runtime):
+    """A runtime double for the Restorer's own work (formats, padding, batches, threads): a
+    fixed function that mixes channels unequally and depends on position, so a swapped
+    channel or a misplaced crop shows; no network runs. It checks its input as every backend
+    does and records the shapes it was given."""
+
+    def __init__(self):
+        self.calls: list[tuple[int, ...]] = []
+        self.info = RuntimeInfo("mixing double", "fp32", "cpu", (7, 9, 11))
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        self.calls.append(x.shape)
+        ramp = np.linspace(0.0, 0.2, x.shape[3], dtype=np.float32)
+        return 0.6 * x + 0.3 * x[:, [1, 2, 0]] + ramp - 0.05
+
+
 @pytest.fixture(scope="module")
 def runtime():
+    """A real network, for what depends on one (tiles and their seams)."""
     return load(random_model("s"), device="cpu")
 
 
 @pytest.fixture(scope="module")
-def restorer(runtime):
-    return Restorer(runtime)
+def double():
+    return MixingRuntime()
+
+
+@pytest.fixture(scope="module")
+def restorer(double):
+    return Restorer(double)
 
 
 def _frame(shape, dtype=np.uint8, seed=0):
@@ -44,18 +66,18 @@ def test_dtype_and_layout_are_kept(restorer, shape, dtype):
         assert np.array_equal(out[..., 3], frame[..., 3])
 
 
-def test_values_are_the_networks(restorer, runtime):
+def test_values_are_the_networks(restorer, double):
     """A legal float frame goes through untouched: the Restorer adds no numerics."""
     frame = _frame((256, 320, 3), np.float32)
-    expected = np.clip(runtime(frame.transpose(2, 0, 1)[None].copy())[0], 0, 1).transpose(1, 2, 0)
+    expected = np.clip(double(frame.transpose(2, 0, 1)[None].copy())[0], 0, 1).transpose(1, 2, 0)
     assert np.abs(restorer.restore(frame) - expected).max() < 1e-6
 
 
-def test_padding_reflects_then_crops(restorer, runtime):
+def test_padding_reflects_then_crops(restorer, double):
     frame = _frame((250, 300, 3), np.float32)
     padded = pad_to(frame.transpose(2, 0, 1), 256, 320)
     assert np.array_equal(padded[:, 250:, :300], frame.transpose(2, 0, 1)[:, 243:249][:, ::-1])
-    expected = np.clip(runtime(padded[None].copy())[0], 0, 1)[:, :250, :300].transpose(1, 2, 0)
+    expected = np.clip(double(padded[None].copy())[0], 0, 1)[:, :250, :300].transpose(1, 2, 0)
     assert np.abs(restorer.restore(frame) - expected).max() < 1e-6
 
 
@@ -66,18 +88,18 @@ def test_tiny_frame(restorer):
     assert np.array_equal(padded[:, 17:, :23], np.repeat(padded[:, 16:17, :23], 239, axis=1))
 
 
-def test_bgr_is_rgb_reversed(runtime):
+def test_bgr_is_rgb_reversed(double):
     frame = _frame((64, 64, 3))
-    rgb = Restorer(runtime).restore(frame)
-    bgr = Restorer(runtime, color="bgr").restore(frame[..., ::-1].copy())
+    rgb = Restorer(double).restore(frame)
+    bgr = Restorer(double, color="bgr").restore(frame[..., ::-1].copy())
     assert np.array_equal(bgr, rgb[..., ::-1])
 
 
-def test_batch_and_threads_match_one_by_one(runtime):
+def test_batch_and_threads_match_one_by_one(double):
     frames = [_frame((96, 128, 3), np.float32, seed=s) for s in range(4)]
-    single = Restorer(runtime)
+    single = Restorer(double)
     expected = [single.restore(f) for f in frames]
-    batched = Restorer(runtime, batch=3).restore_batch(frames)
+    batched = Restorer(double, batch=3).restore_batch(frames)
     with ThreadPoolExecutor(4) as pool:
         threaded = list(pool.map(single.restore, frames))
     for e, b, t in zip(expected, batched, threaded):
@@ -145,13 +167,13 @@ def test_tiles_at_1080p(runtime, record_property):
         ({"color": "yuv"}, None),
     ],
 )
-def test_bad_settings(runtime, kwargs, message):
+def test_bad_settings(double, kwargs, message):
     if message is None:
         with pytest.raises(EdgeIRError, match="'rgb' or 'bgr'"):
-            Restorer(runtime, **kwargs).restore(_frame((8, 8, 3)))
+            Restorer(double, **kwargs).restore(_frame((8, 8, 3)))
         return
     with pytest.raises(EdgeIRError, match=message):
-        Restorer(runtime, **kwargs)
+        Restorer(double, **kwargs)
 
 
 @pytest.mark.parametrize("frame", [np.zeros((8, 8, 2), np.uint8), np.zeros((8, 8, 3), np.int32)])
@@ -160,11 +182,8 @@ def test_bad_frames(restorer, frame):
         restorer.restore(frame)
 
 
-def test_static_model_needs_tiles_for_large_frames(tmp_path, random_checkpoint):
-    pytest.importorskip("onnxslim")
-    from edgeir.export import export
-
-    result = export("onnx", weights=random_checkpoint, output=tmp_path / "s.onnx", shape=(256, 256))
+def test_static_model_needs_tiles_for_large_frames(exported_static):
+    result = exported_static
     small = Restorer(result.artifact)
     assert small.restore(_frame((100, 200, 3))).shape == (100, 200, 3)
     with pytest.raises(EdgeIRError, match="pass tile=\\(256, 256\\)"):

@@ -1,7 +1,7 @@
 """From the export rewrite to a Core ML ML program: tracing, input declarations, conversion.
 
 coremltools converts a TorchScript trace. The rewrite traces with every size taken from
-module attributes or constant slice ends (DESIGN.md: the upstream module fails on an
+module attributes or constant slice ends (the upstream module fails in coremltools on an
 ``int`` op from shape arithmetic), so one trace serves fixed, enumerated and range shapes.
 """
 

@@ -1,8 +1,8 @@
 """FP16 activations, emulated on a CPU: the honest estimate of a TensorRT FP16 engine.
 
 ONNX Runtime's CPU kernels run many FP16 ops in FP32 and drop the casts between
-neighbouring ones, so an FP16 graph run there mostly measures weight rounding (86.6 dB
-against FP32 for a prototype, DESIGN.md). On a GPU every tensor that the graph types FP16
+neighbouring ones, so an FP16 graph run there mostly measures weight rounding
+(docs/benchmarks.md compares the two). On a GPU every tensor that the graph types FP16
 is stored in FP16 between kernels. This rewrite makes that explicit: each FP16 tensor
 becomes an FP32 tensor rounded to FP16 (a Cast to FP16 and back), FP16 constants become
 their exact FP32 values, and the graph runs with ONNX Runtime's optimizations off so no

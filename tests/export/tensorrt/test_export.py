@@ -24,11 +24,12 @@ from edgeir.runtimes.tensorrt_engine import why_no_engine  # noqa: E402
 from tests.export.tensorrt import recording_tensorrt  # noqa: E402
 
 # slow: the two exports (ModelOpt FP16 conversion, INT8 calibration, CPU verification with
-# FP16 emulated) take 3-7 minutes on a 2-core CPU; the TensorRT check, graph rewrites and
-# the engine builder are covered quickly by test_compat, test_graph and test_engine.
+# FP16 emulated) take minutes on a 2-core CPU; the TensorRT check, FP16 emulation and the
+# engine builder are covered quickly by tests/export/tensorrt/test_compat.py and
+# test_emulate.py and tests/runtimes/test_tensorrt_engine.py.
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(why_no_engine() is None, reason="TensorRT and a GPU are here: see test_engine_build"),
+    pytest.mark.skipif(why_no_engine() is None, reason="TensorRT and a GPU are here: see tests/runtimes/test_tensorrt.py"),
 ]
 
 FP16_EMULATED_FLOOR_DB = 70.0
