@@ -51,6 +51,10 @@ class TrainConfig:
     """Weight of a hinge on the decibels by which a crop's restored output is further from
     its target than the blurred input was: a mean-seeking loss trades a few frames made
     worse for a higher mean, and a demo network must not hurt the photo it is given."""
+    harm_margin: float = 0.0
+    """The gain (dB) a crop must reach before the hinge lets go: above 0 it keeps pushing the
+    crops that barely gain, so that frames unlike the training ones keep a distance from a
+    loss."""
     seed: int = 0
     val_every: int = 100
     val_frames: int = 8
@@ -83,8 +87,9 @@ class TrainConfig:
         check_device(self.device)
         if self.loss not in LOSSES:
             raise EdgeIRError(f"expected --loss {' or '.join(LOSSES)}, found {self.loss!r}")
-        if self.harm_weight < 0:
-            raise EdgeIRError(f"expected --harm-weight of 0 (off) or more, found {self.harm_weight}")
+        if self.harm_weight < 0 or self.harm_margin < 0:
+            raise EdgeIRError(f"expected --harm-weight and --harm-margin of 0 or more, found "
+                              f"{self.harm_weight} and {self.harm_margin}")
         if self.clip_grad < 0:
             raise EdgeIRError(f"expected --clip-grad of 0 (off) or more, found {self.clip_grad}")
         if self.steps < 1 or self.lr <= 0:
@@ -141,13 +146,13 @@ def upstream_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor, spectra
     return content + spectral_weight * spectral
 
 
-def harm_db(restored: torch.Tensor, blurred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per crop, how many dB the restored crop lies further from the target than the
-    blurred one (0 where it is closer): the PSNR lost, on unclamped values."""
+def harm_db(restored: torch.Tensor, blurred: torch.Tensor, target: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
+    """Per crop, how many dB the restored crop falls short of gaining ``margin`` over the
+    blurred one (0 where it gains more): with no margin, the PSNR lost, on unclamped values."""
     restored_mse = ((restored - target) ** 2).mean(dim=(1, 2, 3))
     # The floor keeps an unblurred crop (input equal to its target) finite.
     blurred_mse = ((blurred - target) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-8)
-    return F.relu(10 * torch.log10(restored_mse.clamp_min(1e-10) / blurred_mse))
+    return F.relu(10 * torch.log10(restored_mse.clamp_min(1e-10) / blurred_mse) + margin)
 
 
 BN_STATS = ("frozen", "batch")
@@ -303,7 +308,7 @@ def train(
             outputs = [o.float() for o in outputs]
             loss = upstream_loss(outputs, sharp, 0.1 if config.loss == "upstream" else 0.0)
             if config.harm_weight > 0:
-                loss = loss + config.harm_weight * harm_db(outputs[2], blurred, sharp).mean()
+                loss = loss + config.harm_weight * harm_db(outputs[2], blurred, sharp, config.harm_margin).mean()
             if not torch.isfinite(loss):
                 raise EdgeIRError(
                     f"expected a finite loss, found {loss.item()} at step {step + 1}: training "

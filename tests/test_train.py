@@ -167,6 +167,8 @@ def test_harm_is_the_psnr_lost_against_the_blurred_input_per_crop():
     harm = harm_db(restored, blurred, target)
     # crop 0: MSE 0.04, 4x the input's, 6.02 dB lost; crop 1 is closer, no harm
     assert torch.allclose(harm, torch.tensor([6.0206, 0.0]), atol=1e-3)
+    # with a margin, a crop that gains less than it counts: crop 1 gains 6.02 dB of the 8 asked
+    assert torch.allclose(harm_db(restored, blurred, target, margin=8.0), torch.tensor([14.0206, 1.9794]), atol=1e-3)
     # an unblurred crop (input equal to its target) gives a finite, positive harm
     assert torch.isfinite(harm_db(restored, target, target)).all()
     assert (harm_db(restored, target, target) > 0).all()
@@ -183,5 +185,5 @@ def test_harm_weight_enters_the_loss_and_is_checked(tmp_path, data, monkeypatch)
     assert len(calls) == 1 and calls[0][0].shape == calls[0][1].shape  # restored full scale vs blurred
     state = torch.load(tmp_path / "run.pkl", weights_only=True)
     assert state["config"]["harm_weight"] == 0.5 and "val_worst_gain" in state["history"][-1]
-    with pytest.raises(EdgeIRError, match="--harm-weight of 0 \\(off\\) or more, found -1"):
+    with pytest.raises(EdgeIRError, match="--harm-weight and --harm-margin of 0 or more, found -1.0 and 0.0"):
         TrainConfig(harm_weight=-1.0).check()

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(
         variant=args.variant, task=args.task, data=args.data, steps=args.steps, crop=args.crop,
         batch=args.batch, lr=args.lr, warmup=args.warmup, clip_grad=args.clip_grad, loss=args.loss,
-        harm_weight=args.harm_weight, seed=args.seed,
+        harm_weight=args.harm_weight, harm_margin=args.harm_margin, seed=args.seed,
         val_every=args.val_every, val_frames=args.val_frames, save_every=args.save_every,
         bf16=args.bf16, device=args.device, init=args.init, bn_stats=args.bn_stats,
     )
@@ -66,6 +66,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="add W x the dB by which a crop comes out further from its target than "
                        "the blurred input was (a hinge, per crop): fine-tunes away from making any "
                        "frame worse (default: 0, off)")
+    parser.add_argument("--harm-margin", type=float, default=0.0, metavar="DB",
+                       help="with --harm-weight: the gain a crop must reach before the hinge lets "
+                       "go (default: 0, only crops made worse count)")
     parser.add_argument("--clip-grad", type=float, default=0.001, metavar="NORM",
                        help="clip the gradient norm to NORM, 0 for no clipping (default: 0.001, "
                        "upstream's value)")
