@@ -26,6 +26,7 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.export.gate import check_gates
+from edgeir.export.parity import compare
 from edgeir.export.request import ExportRequest, ExportResult, versions
 from edgeir.export.targets import Target, check_available, check_options, get_target
 from edgeir.fileio import atomic_path, check_output, sha256_of
@@ -178,11 +179,11 @@ def prepare(
 
 def export(target: str, **arguments: Any) -> ExportResult:
     """Export and verify; see :func:`edgeir.export.export` for the arguments."""
+    from edgeir.models import exportable  # torch: not imported by `edgeir --help`
+
     request = prepare(target, **arguments)
     step = import_module(request.target.module)
     faithful = request.weights.build(request.variant, request.task)
-    from edgeir.models import exportable
-
     shapes = request.shapes
     network = Network(faithful, exportable(faithful), shapes.max_batch if shapes.static else 1,
                       shapes.opt if shapes.static else shapes.min)
@@ -192,8 +193,6 @@ def export(target: str, **arguments: Any) -> ExportResult:
     log.info("checking parity with PyTorch on %s", described)
     expected = product.expected(network, x)
     output = product.run(x)
-    from edgeir.export.parity import compare
-
     parity = {"reference": product.reference, "input": described, "runtime": product.runtime,
               **compare(expected, output)}
     product.measure(x, expected, output)
