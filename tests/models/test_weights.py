@@ -7,10 +7,12 @@ import torch
 from edgeir import EdgeIRError
 from edgeir.models.weights import DEMO_DESCRIPTION, choose_weights, demo_path
 
-DEMO_MARGIN_DB = 0.5
-"""Asserted mean gain of the demo weights over the blurred input on the first 4 frames of
-the held-out synthetic eval split: measured 0.68 dB (0.33, 0.90, 0.36, 1.14). Below the
-1 dB the issue asks for: the demo weights are still training (docs/benchmarks.md)."""
+DEMO_FRAMES = 8
+DEMO_MEAN_GAIN_DB = 0.2
+"""The demo weights must never make a held-out frame worse, and gain on average: on the
+first 8 frames of the synthetic eval split they gain 0.03 to 0.73 dB, 0.27 on average
+(docs/benchmarks.md, issue 18; the shipping rule is held on 24 frames of two sets by
+benchmarks/demo_weights.py)."""
 
 
 def test_demo_weights_are_the_default_for_s_motion_deblur():
@@ -65,9 +67,9 @@ def test_demo_weights_restore_held_out_blur():
 
     model = choose_weights("s", "motion-deblur").build("s", "motion-deblur")
     gains = []
-    for blurred, sharp in SyntheticBlur("eval", (256, 256), length=4):
+    for blurred, sharp in SyntheticBlur("eval", (256, 256), length=DEMO_FRAMES):
         x = torch.from_numpy(np.ascontiguousarray(blurred)).permute(2, 0, 1)[None].float() / 255
         with torch.no_grad():
             restored = model(x)[2][0].permute(1, 2, 0).numpy()
         gains.append(psnr(restored, sharp) - psnr(blurred, sharp))
-    assert np.mean(gains) >= DEMO_MARGIN_DB, gains
+    assert min(gains) > 0 and np.mean(gains) >= DEMO_MEAN_GAIN_DB, gains
