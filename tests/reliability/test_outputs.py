@@ -149,7 +149,10 @@ def test_partials_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
 
 
 SLOW_WRITE = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    # A shell that starts a job in the background (nohup ... &) makes it ignore SIGINT, and
+    # Python keeps that: restore Ctrl-C, which is what this child stands in for.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import edgeir.cli.run as command
     from edgeir.cli import main
     from edgeir.fileio import atomic_path
