@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,13 @@ from edgeir.runtimes.restorer import Restorer
 class RunReport:
     written: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    """Outputs that existed and were kept (``skip_existing``)."""
     frames: int = 0
+    workers: dict[str, int] = field(default_factory=dict)
+    """Frames each worker restored (a run on Ray)."""
+    seconds: float = 0.0
+    """Time spent restoring (a run on Ray: from the first item handed out)."""
 
 
 def plan(source: Path, destination: Path) -> list[tuple[Path, Path]]:
@@ -48,24 +55,69 @@ def plan(source: Path, destination: Path) -> list[tuple[Path, Path]]:
     return [(source, destination)]
 
 
+def plan_all(sources: Sequence[str | Path] | str | Path, destination: str | Path) -> list[tuple[Path, Path]]:
+    """``plan`` for one input or several; several go into the folder ``destination`` under
+    their own names (a folder's images directly), and two may not share an output."""
+    if isinstance(sources, (str, Path)):
+        sources = [sources]
+    if not sources:
+        raise EdgeIRError("expected at least one input (an image, a folder or a video), found none")
+    destination = Path(destination)
+    if len(sources) == 1:
+        return plan(Path(sources[0]), destination)
+    if destination.exists() and not destination.is_dir():
+        raise EdgeIRError(f"expected an output folder for {len(sources)} inputs, found the file {destination}")
+    pairs: list[tuple[Path, Path]] = []
+    for source in map(Path, sources):
+        pairs += plan(source, destination if source.is_dir() else destination / source.name)
+    seen: dict[Path, Path] = {}
+    for src, out in pairs:
+        if out in seen:
+            raise EdgeIRError(f"expected inputs with distinct names, found {seen[out]} and {src} both "
+                              f"writing {out}: restore them into separate folders")
+        seen[out] = src
+    return pairs
+
+
+def pending(pairs: list[tuple[Path, Path]], overwrite: bool = False,
+            skip_existing: bool = False) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """The pairs still to restore and the existing outputs kept. Writes are atomic, so an
+    output that exists is complete: skipping it is how an interrupted run resumes."""
+    if overwrite and skip_existing:
+        raise EdgeIRError("expected --overwrite or --skip-existing, found both: choose one")
+    existing = [out for _, out in pairs if out.exists()]
+    if existing and not (overwrite or skip_existing):
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise EdgeIRError(f"expected new output paths, found {existing[0]}{more}: pass --skip-existing "
+                          "to keep them and restore the rest, or --overwrite to replace them")
+    kept = existing if skip_existing else []
+    todo = [(src, out) for src, out in pairs if out not in set(kept)]
+    for src, out in todo:  # an output that is its input under another name, a read-only folder
+        check_output(out, overwrite=True, inputs=[src])
+    return todo, kept
+
+
 def restore_files(
-    restorer: Restorer, source: str | Path, destination: str | Path, overwrite: bool = False
+    restorer: Restorer, source: Sequence[str | Path] | str | Path, destination: str | Path,
+    overwrite: bool = False, skip_existing: bool = False,
 ) -> RunReport:
     """Unreadable inputs are reported and skipped; the run goes on."""
-    pairs = plan(Path(source), Path(destination))
-    existing = [out for _, out in pairs if out.exists()]
-    if existing and not overwrite:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        raise EdgeIRError(f"expected new output paths, found {existing[0]}{more}: pass --overwrite to replace")
-    for src, out in pairs:  # an output that is its input under another name, a read-only folder
-        check_output(out, overwrite=True, inputs=[src])
-    report = RunReport()
-    if len(pairs) == 1 and is_video(pairs[0][0]):
-        _restore_video(restorer, *pairs[0], report)
+    pairs, kept = pending(plan_all(source, destination), overwrite, skip_existing)
+    report = RunReport(skipped=kept)
+    videos = [(src, out) for src, out in pairs if is_video(src)]
+    for src, out in videos:
+        try:
+            _restore_video(restorer, src, out, report)
+        except EdgeIRError as exc:  # one damaged video of several: say so, restore the rest
+            if len(pairs) == 1:
+                raise
+            report.failed.append((src, str(exc)))
+    images = [(src, out) for src, out in pairs if not is_video(src)]
+    if not images:
         return report
     with progress_bar() as bar:
-        task = bar.add_task("restoring", total=len(pairs))
-        for src, out in pairs:
+        task = bar.add_task("restoring", total=len(images))
+        for src, out in images:
             try:
                 write_image(out, restorer.restore(read_image(src)))
             except EdgeIRError as exc:  # unreadable, or a frame this model cannot take
@@ -81,26 +133,12 @@ def restore_files(
 def _restore_video(restorer: Restorer, src: Path, out: Path, report: RunReport) -> None:
     with VideoReader(src) as reader, VideoWriter(out, reader.fps) as writer, progress_bar() as bar:
         task = bar.add_task(f"restoring {src.name}", total=reader.frame_count or None)
-        batch: list = []
-        for frame in reader:
-            batch.append(frame)
-            if len(batch) == restorer.batch:
-                for restored in restorer.restore_batch(batch):
-                    writer.write(restored)
-                bar.advance(task, len(batch))
-                report.frames += len(batch)
-                batch = []
-        if batch:
+        done = 0
+        for batch in reader.batches(restorer.batch):
             for restored in restorer.restore_batch(batch):
                 writer.write(restored)
             bar.advance(task, len(batch))
-            report.frames += len(batch)
-        if report.frames == 0:
-            raise EdgeIRError(f"expected frames in {src}, found none")
-        if report.frames < reader.frame_count:
-            # Raised inside the writer's block, so the shortened video is not kept.
-            raise EdgeIRError(
-                f"expected {reader.frame_count} frames in {src} (its container says so), could read "
-                f"only {report.frames}: the video is damaged after frame {report.frames}; nothing was "
-                f"written to {out}")
+            done += len(batch)
+        reader.check_complete(done, out)
+    report.frames += done
     report.written.append(out)

@@ -55,7 +55,7 @@ def test_nothing_is_overwritten(exported_s, inputs, capsys):
     args = ["run", str(exported_s.artifact), str(inputs / "single.png"), "-o", str(target)]
     assert cli.main(args) == 1
     assert target.read_bytes() == b"keep me"
-    assert "pass --overwrite" in capsys.readouterr().err
+    assert "or --overwrite to replace" in capsys.readouterr().err
     assert cli.main([*args, "--overwrite"]) == 0
     assert read_image(target).shape == (40, 50, 3)
 

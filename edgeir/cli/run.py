@@ -1,4 +1,5 @@
-"""``edgeir run``: restore images, folders and videos with any model edgeir loads."""
+"""``edgeir run``: restore images, folders and videos with any model edgeir loads, in this
+process or on a Ray cluster (``--ray``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,49 @@ import sys
 
 from edgeir.models.registry import TASKS
 
+LOCAL = "local"
+"""``--ray`` given without an address: a Ray instance on this machine for this run."""
+
 
 def run(args: argparse.Namespace) -> int:
+    from edgeir.errors import EdgeIRError
+
+    ray_only = [flag for flag, value, default in (("--workers", args.workers, None), ("--gpus-per-worker",
+                args.gpus_per_worker, 0.0), ("--frames-per-part", args.frames_per_part, 32)) if value != default]
+    if args.ray is None and ray_only:
+        raise EdgeIRError(f"expected {ray_only[0]} with --ray, found it without: add --ray (a local Ray "
+                          "instance) or --ray ADDRESS")
+    if args.ray is not None:
+        report, facts = _run_on_ray(args)
+        print(f"restored {report.frames} frame(s) on Ray with {facts['backend']} ({facts['precision']}, "
+              f"{facts['device']}) into {args.output} in {report.seconds:.1f} s"
+              + (f" ({report.frames / report.seconds:.2f} frames/s)" if report.seconds else ""))
+        for worker, frames in sorted(report.workers.items()):
+            print(f"  worker {worker}: {frames} frame(s)")
+        weights = facts.get("weights")
+    else:
+        report, weights = _run_here(args)
+    if weights:
+        print(f"  weights  {weights}")
+    if report.skipped:
+        print(f"  kept {len(report.skipped)} existing output(s) (--skip-existing)")
+    if report.failed:
+        for path, reason in report.failed:
+            print(f"edgeir: skipped {path}: {reason}", file=sys.stderr)
+        print(f"edgeir: error: {len(report.failed)} input(s) could not be restored", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_here(args: argparse.Namespace):
     from edgeir.run import restore_files
     from edgeir.runtimes import load
     from edgeir.runtimes.restorer import Restorer
 
-    runtime = load(args.model, args.device, **({"task": args.task} if args.task else {}))
+    options = {"task": args.task} if args.task else {}
+    if args.threads is not None:
+        options["threads"] = args.threads
+    runtime = load(args.model, args.device, **options)
     for note in runtime.info.notes:  # e.g. what is assumed of a model edgeir did not export
         print(f"edgeir: note: {note}", file=sys.stderr)
     # Frames are read as RGB; --bgr feeds them to the network in BGR order.
@@ -21,42 +58,72 @@ def run(args: argparse.Namespace) -> int:
         runtime, tile=args.tile, overlap=args.overlap, batch=args.batch,
         color="bgr" if args.bgr else "rgb",
     )
-    report = restore_files(restorer, args.input, args.output, overwrite=args.overwrite)
+    report = restore_files(restorer, args.input, args.output, overwrite=args.overwrite,
+                           skip_existing=args.skip_existing)
     info = runtime.info
     print(f"restored {report.frames} frame(s) with {info.backend} ({info.precision}, {info.device})"
           f" into {args.output}")
-    if info.weights:
-        print(f"  weights  {info.weights}")
-    if report.failed:
-        for path, reason in report.failed:
-            print(f"edgeir: skipped {path}: {reason}", file=sys.stderr)
-        print(f"edgeir: error: {len(report.failed)} input(s) could not be read", file=sys.stderr)
-        return 1
-    return 0
+    return report, info.weights
+
+
+def _run_on_ray(args: argparse.Namespace):
+    from edgeir.distributed.batch import RayOptions, restore_on_ray
+    from edgeir.distributed.worker import RestoreOptions
+
+    options = RestoreOptions(
+        model=args.model, tile=args.tile, overlap=args.overlap, batch=args.batch,
+        color="bgr" if args.bgr else "rgb", device=args.device, task=args.task, threads=args.threads or 1,
+    )
+    cluster = RayOptions(
+        address=None if args.ray == LOCAL else args.ray, workers=args.workers, threads=args.threads or 1,
+        gpus_per_worker=args.gpus_per_worker, frames_per_part=args.frames_per_part,
+    )
+    return restore_on_ray(options, args.input, args.output, cluster, overwrite=args.overwrite,
+                          skip_existing=args.skip_existing)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "run",
-        help="restore an image, a folder of images or a video with an exported model",
-        description="Restore frames with any model edgeir can load (.onnx, checkpoints, or "
-        "convir-s for the demo weights in PyTorch). "
-        "Frames of any size are padded to a legal size and cropped back.",
+        help="restore images, folders of images or videos with an exported model (here or on Ray)",
+        description="Restore frames with any model edgeir can load (.onnx, .xml, .engine, .mlpackage, "
+        "checkpoints, or convir-s for the demo weights in PyTorch). Frames of any size are padded "
+        "to a legal size and cropped back. Outputs are written atomically: an output that exists "
+        "is complete, so --skip-existing resumes an interrupted run. With --ray the work is spread "
+        "over Ray workers (each loads the model once; videos are cut into frame ranges and joined "
+        "in order); the outputs are the same as without it.",
     )
     parser.add_argument("model", help="model file: .onnx (with its manifest) or a checkpoint; or "
                         "convir-s, convir-b, convir-l for PyTorch with the default weights (the "
                         "demo weights for S motion-deblur, random initialisation elsewhere)")
-    parser.add_argument("input", help="an image, a folder of images, or a video file")
+    parser.add_argument("input", nargs="+", help="images, folders of images, or video files")
     parser.add_argument("-o", "--output", required=True,
-                     help="output image, folder or video (matching the input)")
+                        help="output image or video for one input (matching it), else a folder")
     parser.add_argument("--tile", type=int, default=None,
-                     help="restore frames larger than TILE in overlapping TILExTILE tiles")
+                        help="restore frames larger than TILE in overlapping TILExTILE tiles")
     parser.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (default: 32)")
-    parser.add_argument("--batch", type=int, default=1, help="video frames or tiles per inference; images of a folder run one at a time (default: 1)")
+    parser.add_argument("--batch", type=int, default=1, help="video frames or tiles per inference; "
+                        "images of a folder run one at a time (default: 1)")
     parser.add_argument("--bgr", action="store_true",
-                     help="the network was trained on BGR frames (e.g. loaded with OpenCV)")
+                        help="the network was trained on BGR frames (e.g. loaded with OpenCV)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: best available)")
     parser.add_argument("--task", choices=list(TASKS), default=None,
-                     help="task of a checkpoint (a checkpoint file cannot say it)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+                        help="task of a checkpoint (a checkpoint file cannot say it)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads of the runtime (ONNX Runtime, OpenVINO); with --ray, the CPUs "
+                        "each worker reserves (default: the runtime's choice; 1 per worker on Ray)")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="keep existing outputs and restore the rest (resume an interrupted run)")
+    ray = parser.add_argument_group("on a Ray cluster (pip install \"edgeir[ray]\")")
+    ray.add_argument("--ray", nargs="?", const=LOCAL, default=None, metavar="ADDRESS",
+                     help="restore on Ray: no ADDRESS starts Ray on this machine for this run; "
+                     "'auto' or ray://HOST:PORT joins a cluster (paths must be visible to every node)")
+    ray.add_argument("--workers", type=int, default=None,
+                     help="workers, each holding the model once (default: the cluster's CPUs / --threads)")
+    ray.add_argument("--gpus-per-worker", type=float, default=0.0,
+                     help="GPUs each worker reserves, for CUDA runtimes (default: 0)")
+    ray.add_argument("--frames-per-part", type=int, default=32,
+                     help="video frames one worker restores at a time (default: 32)")
     parser.set_defaults(run=run)

@@ -9,6 +9,7 @@ interrupted run leaves no half-written file.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -163,6 +164,97 @@ def _write_with_pillow(path: Path, frame: np.ndarray) -> None:
             raise EdgeIRError(f"expected to write an image to {path}, Pillow refused it: {exc}") from None
 
 
+def decode_image(data: bytes) -> np.ndarray:
+    """Image file bytes (an HTTP body, a message) as ``read_image`` reads the file: gray,
+    RGB or RGBA, uint8 or uint16, upright. Undecodable bytes are a user error, not a crash,
+    because they come from a client rather than from this program."""
+    if not data:
+        raise EdgeIRError("expected image bytes (PNG, JPEG, TIFF, WebP, BMP), found none")
+    if image_library() == "PIL":
+        return _decode_with_pillow(bytes(data))
+    try:
+        frame = cv2().imdecode(np.frombuffer(data, dtype=np.uint8), cv2().IMREAD_UNCHANGED)
+    except cv2().error:
+        frame = None
+    if frame is None:
+        raise EdgeIRError(f"expected an image (PNG, JPEG, TIFF, WebP, BMP), found {len(data)} bytes "
+                          "OpenCV cannot decode")
+    if frame.dtype not in (np.uint8, np.uint16):
+        raise EdgeIRError(f"expected an 8- or 16-bit image, found {frame.dtype}")
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[:, :, 0]
+    return _apply_orientation(_swap_rb(frame), _exif_orientation_of_bytes(bytes(data)))
+
+
+def _exif_orientation_of_bytes(data: bytes) -> int:
+    """``_exif_orientation`` for bytes in memory (1 = upright, also without Pillow)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return 1
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return int(image.getexif().get(0x0112, 1))
+    except Exception:  # not an image Pillow reads: OpenCV decided already
+        return 1
+
+
+def _decode_with_pillow(data: bytes) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            orientation = int(image.getexif().get(0x0112, 1))
+            mode = PILLOW_MODES.get(image.mode, "RGB")
+            if isinstance(mode, str):
+                image = image.convert(mode)
+            frame = np.asarray(image)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        raise EdgeIRError(f"expected an image (PNG, JPEG, TIFF, WebP, BMP), found {len(data)} bytes "
+                          "Pillow cannot decode") from None
+    if mode is np.uint16:
+        if frame.min() < 0 or frame.max() > 65535:
+            raise EdgeIRError(f"expected an 8- or 16-bit image, found {image.mode} values")
+        frame = frame.astype(np.uint16)
+    if frame.dtype not in (np.uint8, np.uint16):
+        raise EdgeIRError(f"expected an 8- or 16-bit image, found {frame.dtype}")
+    return _apply_orientation(frame, orientation)
+
+
+def encode_image(frame: np.ndarray, suffix: str = ".png") -> bytes:
+    """The bytes ``write_image`` would write to a file with this suffix (PNG by default:
+    it keeps 16-bit depth and alpha), for answering over a network without a file."""
+    suffix = suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}"
+    if suffix not in IMAGE_SUFFIXES:
+        raise EdgeIRError(f"expected an image format ({', '.join(IMAGE_SUFFIXES)}), found {suffix!r}")
+    if frame.dtype not in (np.uint8, np.uint16):
+        raise EdgeIRError(f"expected a uint8 or uint16 frame to encode, found {frame.dtype}")
+    if frame.dtype == np.uint16 and suffix not in SIXTEEN_BIT_SUFFIXES:
+        frame = np.rint(frame / 257.0).astype(np.uint8)
+    if image_library() == "PIL":
+        return _encode_with_pillow(frame, suffix)
+    ok, buffer = cv2().imencode(suffix, _swap_rb(frame))
+    if not ok:
+        raise EdgeIRError(f"expected OpenCV to encode a {frame.shape} {frame.dtype} frame as {suffix}, it refused")
+    return buffer.tobytes()
+
+
+def _encode_with_pillow(frame: np.ndarray, suffix: str) -> bytes:
+    from PIL import Image
+
+    if frame.dtype == np.uint16 and frame.ndim == 3:
+        raise EdgeIRError("expected OpenCV to encode a 16-bit colour image (Pillow holds only 8 bits "
+                          'per colour channel), found Pillow only: pip install "edgeir[video]"')
+    image = Image.fromarray(frame if frame.ndim == 2 or frame.shape[2] != 1 else frame[:, :, 0])
+    out = io.BytesIO()
+    try:
+        image.save(out, format=Image.registered_extensions()[suffix])
+    except (OSError, KeyError, ValueError) as exc:
+        raise EdgeIRError(f"expected Pillow to encode a {frame.shape} frame as {suffix}, it refused: {exc}") from None
+    return out.getvalue()
+
+
 class VideoReader:
     """RGB uint8 frames of a video file, in order."""
 
@@ -180,6 +272,44 @@ class VideoReader:
             if not ok:
                 return
             yield _swap_rb(frame)
+
+    def seek(self, index: int) -> None:
+        """Make frame ``index`` the next one read. OpenCV seeks to the key frame before it
+        and decodes forward; where it cannot, the frames before are decoded and dropped."""
+        if index <= 0:
+            return
+        capture = self._capture
+        if capture.set(cv2().CAP_PROP_POS_FRAMES, index) and int(capture.get(cv2().CAP_PROP_POS_FRAMES)) == index:
+            return
+        capture.release()
+        self._capture = capture = cv2().VideoCapture(str(self.path))
+        for skipped in range(index):
+            if not capture.grab():
+                raise EdgeIRError(f"expected at least {index} frames in {self.path}, found {skipped}")
+
+    def batches(self, size: int, count: int | None = None) -> Iterator[list[np.ndarray]]:
+        """The frames in lists of ``size`` (the last may be shorter), at most ``count`` frames."""
+        batch: list[np.ndarray] = []
+        for number, frame in enumerate(self):
+            if count is not None and number >= count:
+                break
+            batch.append(frame)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def check_complete(self, read: int, output: Path, expected: int | None = None) -> None:
+        """Raise when fewer frames were read than the container promised (``expected`` of a
+        range); raised inside a writer's block, the shortened output is not kept."""
+        expected = self.frame_count if expected is None else expected
+        if read == 0:
+            raise EdgeIRError(f"expected frames in {self.path}, found none")
+        if read < expected:
+            raise EdgeIRError(
+                f"expected {expected} frames in {self.path} (its container says so), could read "
+                f"only {read}: the video is damaged after frame {read}; nothing was written to {output}")
 
     def close(self) -> None:
         self._capture.release()

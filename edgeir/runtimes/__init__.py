@@ -35,6 +35,9 @@ class Backend:
     """(module, edgeir extra) the backend imports; looked up, not imported."""
     check: str | None = None
     """``module:function`` saying what else is missing (a GPU, an OS), or None."""
+    threads: bool = False
+    """Whether the runner takes ``threads=`` (a per-session CPU thread count): what lets
+    several workers share one machine's cores without oversubscribing them."""
 
     def why_unavailable(self) -> str | None:
         import importlib.util
@@ -43,15 +46,26 @@ class Backend:
             return f'{self.package[0]} is not installed: pip install "edgeir[{self.package[1]}]"'
         return _resolve(self.check)() if self.check else None
 
-    def open(self, path: Path, manifest: Manifest | None, device: str | None, task: str | None) -> Runtime:
-        return _resolve(self.runner)(path, manifest, device, task=task)
+    def open(self, path: Path, manifest: Manifest | None, device: str | None, task: str | None,
+             threads: int | None = None) -> Runtime:
+        if threads is None:
+            return _resolve(self.runner)(path, manifest, device, task=task)
+        if not self.threads:
+            takes = ", ".join(b.name for b in BACKENDS.values() if b.threads)
+            raise EdgeIRError(f"expected a runtime that takes a thread count ({takes}), found {self.name} "
+                              f"for {path.name}: leave threads unset")
+        if not (isinstance(threads, int) and threads >= 1):
+            raise EdgeIRError(f"expected threads of at least 1, found {threads!r}")
+        return _resolve(self.runner)(path, manifest, device, task=task, threads=threads)
 
 
 BACKENDS: dict[str, Backend] = {
     b.name: b
     for b in (
-        Backend("onnxruntime", (".onnx",), "edgeir.runtimes.onnxruntime_backend:OnnxRuntime", ("onnxruntime", "ort")),
-        Backend("openvino", (".xml",), "edgeir.runtimes.openvino_backend:OpenVinoRuntime", ("openvino", "ov")),
+        Backend("onnxruntime", (".onnx",), "edgeir.runtimes.onnxruntime_backend:OnnxRuntime", ("onnxruntime", "ort"),
+                threads=True),
+        Backend("openvino", (".xml",), "edgeir.runtimes.openvino_backend:OpenVinoRuntime", ("openvino", "ov"),
+                threads=True),
         Backend("tensorrt", (".engine",), "edgeir.runtimes.tensorrt_backend:TensorRTRuntime",
                 check="edgeir.runtimes.tensorrt_backend:why_unavailable"),
         Backend("coreml", (".mlpackage",), "edgeir.runtimes.coreml_backend:CoreMLRuntime",
@@ -129,7 +143,8 @@ def load(path_or_model: Any, device: str | None = None, **options: Any) -> Runti
 
     ``device`` is ``None`` for the best available, or ``"cpu"`` / ``"cuda[:N]"``; ``task``
     is needed for a checkpoint, whose file cannot say it, and checked against artifacts
-    that record theirs."""
+    that record theirs; ``threads`` caps the CPU threads of runtimes that take it (ONNX
+    Runtime, OpenVINO), for several workers on one machine."""
     if not isinstance(path_or_model, (str, Path)):
         from edgeir.runtimes.torch_backend import TorchRuntime
 
@@ -148,4 +163,4 @@ def load(path_or_model: Any, device: str | None = None, **options: Any) -> Runti
     if runtime is None:
         known = ", ".join(sorted(SUFFIX_RUNTIMES))
         raise EdgeIRError(f"expected a model file ({known}) or one with a manifest, found {path.name}")
-    return get_backend(runtime, path).open(path, manifest, device, options.get("task"))
+    return get_backend(runtime, path).open(path, manifest, device, options.get("task"), options.get("threads"))

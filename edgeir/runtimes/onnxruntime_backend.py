@@ -49,12 +49,15 @@ def _check_graph_input(graph_input: object, path: Path) -> str:
 class OnnxRuntime(Runtime):
     def __init__(
         self, path: str | Path, manifest: Manifest | None, device: str | None = None,
-        task: str | None = None,
+        task: str | None = None, threads: int | None = None,
     ) -> None:
         ort = import_runtime("onnxruntime", "running .onnx models", "onnx")
         providers = _providers(device, ort.get_available_providers())
+        session_options = ort.SessionOptions()
+        if threads is not None:
+            session_options.intra_op_num_threads = threads
         try:
-            self.session = ort.InferenceSession(str(path), providers=providers)
+            self.session = ort.InferenceSession(str(path), session_options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             first = str(exc).strip().splitlines()[0]
             raise EdgeIRError(f"expected an ONNX model that onnxruntime can load at {path}: {first}") from None
@@ -71,7 +74,8 @@ class OnnxRuntime(Runtime):
         precision = manifest.precision if manifest else "fp32"
         if precision == "fp16" and used[0] == "CPUExecutionProvider":
             notes.append("ONNX Runtime's CPU kernels compute most FP16 ops in FP32 after casting")
-        self.info = RuntimeInfo.of_artifact("onnxruntime", manifest, task, used[0], used, notes, precision)
+        settings = used + ([f"intra_op_num_threads={threads}"] if threads is not None else [])
+        self.info = RuntimeInfo.of_artifact("onnxruntime", manifest, task, used[0], settings, notes, precision)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         try:

@@ -63,7 +63,7 @@ def _without_location(exc: Exception) -> Exception:
 class OpenVinoRuntime(Runtime):
     def __init__(
         self, path: str | Path, manifest: Manifest | None, device: str | None = None,
-        task: str | None = None,
+        task: str | None = None, threads: int | None = None,
     ) -> None:
         ov = import_runtime("openvino", "running OpenVINO IR", "openvino")
         path = Path(path)
@@ -86,6 +86,8 @@ class OpenVinoRuntime(Runtime):
         notes: list[str] = []
         task = artifact_task(manifest, task, path, notes)
         options = dict(manifest.runtime_options) if manifest else {}
+        if threads is not None:
+            options["INFERENCE_NUM_THREADS"] = threads
         target = _device(device, core.available_devices)
         try:
             self.compiled = core.compile_model(model, target, options)
