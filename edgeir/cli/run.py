@@ -34,6 +34,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  weights  {weights}")
     if report.skipped:
         print(f"  kept {len(report.skipped)} existing output(s) (--skip-existing)")
+    from edgeir.data.io import is_video
+
+    if any(is_video(path) for path in report.written):
+        print("  note: restored videos carry no audio track (OpenCV writes pictures only); mux the "
+              "source's audio back with e.g. ffmpeg -i OUT -i SOURCE -map 0:v -map 1:a? -c copy")
     if report.failed:
         for path, reason in report.failed:
             print(f"edgeir: skipped {path}: {reason}", file=sys.stderr)

@@ -214,3 +214,18 @@ def test_cli_on_ray(local_ray, collection, tiny, tmp_path, capsys):
     assert len(frames_of(out / "clip.avi")) == 60
     assert cli.main(["run", str(tiny), str(collection / "clip.avi"), "-o", str(out / "x.avi"), "--workers", "2"]) == 1
     assert "expected --workers with --ray" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_convir_on_ray_equals_a_serial_run(local_ray, collection, exported_s, tmp_path):
+    """The same as the first test with ConvIR-S (dynamic ONNX) instead of the tiny graph."""
+    model, inputs = str(exported_s.artifact), [collection / "images", collection / "clip.avi"]
+    restore_files(Restorer(model, batch=2), inputs, tmp_path / "serial")
+    report, _ = restore_on_ray(RestoreOptions(model, batch=2), inputs, tmp_path / "ray",
+                               RayOptions(workers=2, frames_per_part=16))
+    assert report.frames == 100
+    video_a, video_b = frames_of(tmp_path / "serial" / "clip.avi"), frames_of(tmp_path / "ray" / "clip.avi")
+    assert len(video_a) == len(video_b) == 60 and all(np.array_equal(a, b) for a, b in zip(video_a, video_b))
+    (tmp_path / "serial" / "clip.avi").unlink()
+    (tmp_path / "ray" / "clip.avi").unlink()
+    assert_same_outputs(tmp_path / "serial", tmp_path / "ray")

@@ -142,3 +142,15 @@ def test_why_a_runtime_cannot_run_here(monkeypatch):
         assert why_unavailable("coreml").startswith("Core ML runs only on macOS (and iOS), found ")
     with pytest.raises(EdgeIRError, match="expected a runtime edgeir knows \\(onnxruntime, openvino, tensorrt, coreml, torch\\), found 'tflite'"):
         why_unavailable("tflite")
+
+
+def test_thread_counts_reach_the_runtimes_that_take_them(exported_s, exported_openvino, random_checkpoint):
+    onnx = load(exported_s.artifact, threads=1)
+    assert "intra_op_num_threads=1" in onnx.info.providers
+    assert onnx.session.get_session_options().intra_op_num_threads == 1
+    openvino = load(exported_openvino.artifact, threads=1)
+    assert openvino.compiled.get_property("INFERENCE_NUM_THREADS") == 1
+    with pytest.raises(EdgeIRError, match="expected a runtime that takes a thread count .*found torch"):
+        load(random_checkpoint, threads=2)
+    with pytest.raises(EdgeIRError, match="threads of at least 1, found 0"):
+        load(exported_s.artifact, threads=0)
