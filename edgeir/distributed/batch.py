@@ -79,8 +79,8 @@ def restore_on_ray(
     cluster.check()
     pairs, kept = pending(plan_all(sources, destination), overwrite, skip_existing)
     options, facts = _check_model(options)
-    report = RunReport(skipped=kept)
-    items, jobs = plan_items(pairs, cluster.frames_per_part, options.batch, _settings(options))
+    items, jobs, failed = plan_items(pairs, cluster.frames_per_part, options.batch, _settings(options))
+    report = RunReport(skipped=kept, failed=failed)
     if items:
         with ray_cluster(cluster.address) as ray:
             _run_items(ray, options, cluster, items, report)

@@ -109,18 +109,25 @@ def plan_video(source: Path, output: Path, per_part: int, batch: int, settings: 
     return VideoJob(source, output, folder, fps, count, frame_ranges(count, per_part, batch))
 
 
-def plan_items(pairs: list[tuple[Path, Path]], per_part: int, batch: int,
-               settings: dict[str, Any]) -> tuple[list[WorkItem], list[VideoJob]]:
+def plan_items(pairs: list[tuple[Path, Path]], per_part: int, batch: int, settings: dict[str, Any],
+               ) -> tuple[list[WorkItem], list[VideoJob], list[tuple[Path, str]]]:
+    """The items, the videos to join afterwards, and the videos that cannot be opened
+    (reported and skipped, as ``edgeir run`` does with unreadable files)."""
     items: list[WorkItem] = []
     jobs: list[VideoJob] = []
+    failed: list[tuple[Path, str]] = []
     for source, output in pairs:
-        if is_video(source):
-            job = plan_video(source, output, per_part, batch, settings)
-            jobs.append(job)
-            items += job.items()
-        else:
+        if not is_video(source):
             items.append(WorkItem(str(source), str(output)))
-    return items, jobs
+            continue
+        try:
+            job = plan_video(source, output, per_part, batch, settings)
+        except EdgeIRError as exc:
+            failed.append((source, str(exc)))
+            continue
+        jobs.append(job)
+        items += job.items()
+    return items, jobs, failed
 
 
 def write_part(path: Path, frames: list[np.ndarray]) -> None:

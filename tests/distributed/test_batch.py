@@ -204,12 +204,14 @@ def test_pools_the_cluster_cannot_hold_are_refused(local_ray, collection, tiny, 
 
 
 def test_cli_on_ray(local_ray, collection, tiny, tmp_path, capsys):
-    out = tmp_path / "cli"
-    code = cli.main(["run", str(tiny), str(collection / "clip.avi"), str(collection / "images"), "-o", str(out),
-                     "--ray", "--workers", "2", "--frames-per-part", "20"])
+    out, damaged = tmp_path / "cli", tmp_path / "damaged.mp4"
+    damaged.write_bytes(b"not a video")
+    code = cli.main(["run", str(tiny), str(collection / "clip.avi"), str(damaged), str(collection / "images"),
+                     "-o", str(out), "--ray", "--workers", "2", "--frames-per-part", "20"])
     captured = capsys.readouterr()
-    assert code == 1  # broken.png
-    assert "broken.png" in captured.err and "1 input(s) could not be restored" in captured.err
+    assert code == 1  # broken.png and damaged.mp4, reported and skipped
+    assert "broken.png" in captured.err and "damaged.mp4" in captured.err
+    assert "2 input(s) could not be restored" in captured.err
     assert "frames/s" in captured.out and captured.out.count("  worker ") == 2
     assert len(frames_of(out / "clip.avi")) == 60
     assert cli.main(["run", str(tiny), str(collection / "clip.avi"), "-o", str(out / "x.avi"), "--workers", "2"]) == 1
