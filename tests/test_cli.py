@@ -16,7 +16,8 @@ def test_help_lists_only_commands_that_exist(capsys):
     assert "    build-engine" in out and "    bench" in out
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
-    assert set(commands.choices) == {"info", "export", "build-engine", "calib", "run", "bench", "pack", "train"}
+    assert set(commands.choices) == {"info", "export", "build-engine", "calib", "run", "serve", "bench", "pack", "train",
+                                     "triton-repo"}
 
 
 def test_help_does_not_import_torch():

@@ -14,13 +14,24 @@ import threading
 from collections.abc import Sequence
 
 from edgeir import __version__
-from edgeir.cli import bench, build_engine, calib, export, info, pack, run, train
+from edgeir.cli import (
+    bench,
+    build_engine,
+    calib,
+    export,
+    info,
+    pack,
+    run,
+    serve,
+    train,
+    triton_repo,
+)
 from edgeir.cli.common import parse_size
 from edgeir.errors import EdgeIRError
 
 __all__ = ["build_parser", "main", "parse_size"]
 
-COMMANDS = (info, export, build_engine, calib, run, bench, pack, train)
+COMMANDS = (info, export, build_engine, calib, run, serve, bench, pack, train, triton_repo)
 
 HOST_PACKAGES = {"torch": "host", "rich": "host", "onnx": "onnx", "onnxslim": "onnx", "nncf": "openvino",
                  "coremltools": "coreml", "modelopt": "tensorrt", "skimage": "data",

@@ -10,6 +10,7 @@ interrupted run leaves no half-written file.
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -37,7 +38,8 @@ def image_library() -> str:
     import importlib.util
 
     for name in ("cv2", "PIL"):
-        if importlib.util.find_spec(name) is not None:
+        # sys.modules first: find_spec raises on a module another thread is importing.
+        if name in sys.modules or importlib.util.find_spec(name) is not None:
             return name
     raise EdgeIRError('reading and writing images needs OpenCV or Pillow, found neither: '
                       'pip install "edgeir[images]" (Pillow) or "edgeir[video]" (OpenCV)')
@@ -234,9 +236,13 @@ def encode_image(frame: np.ndarray, suffix: str = ".png") -> bytes:
         frame = np.rint(frame / 257.0).astype(np.uint8)
     if image_library() == "PIL":
         return _encode_with_pillow(frame, suffix)
-    ok, buffer = cv2().imencode(suffix, _swap_rb(frame))
+    try:
+        ok, buffer = cv2().imencode(suffix, _swap_rb(frame))
+    except cv2().error:
+        ok = False
     if not ok:
-        raise EdgeIRError(f"expected OpenCV to encode a {frame.shape} {frame.dtype} frame as {suffix}, it refused")
+        raise EdgeIRError(f"expected OpenCV to encode a {frame.shape} {frame.dtype} frame as {suffix}, "
+                          "it refused")
     return buffer.tobytes()
 
 
@@ -251,7 +257,8 @@ def _encode_with_pillow(frame: np.ndarray, suffix: str) -> bytes:
     try:
         image.save(out, format=Image.registered_extensions()[suffix])
     except (OSError, KeyError, ValueError) as exc:
-        raise EdgeIRError(f"expected Pillow to encode a {frame.shape} frame as {suffix}, it refused: {exc}") from None
+        raise EdgeIRError(f"expected Pillow to encode a {frame.shape} frame as {suffix}, "
+                          f"it refused: {exc}") from None
     return out.getvalue()
 
 

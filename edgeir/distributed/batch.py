@@ -82,8 +82,8 @@ def restore_on_ray(
     items, jobs, failed = plan_items(pairs, cluster.frames_per_part, options.batch, _settings(options))
     report = RunReport(skipped=kept, failed=failed)
     if items:
-        with ray_cluster(cluster.address) as ray:
-            _run_items(ray, options, cluster, items, report)
+        with ray_cluster(cluster.address) as connection:
+            _run_items(connection.ray, options, cluster, items, report)
     _join(jobs, report)
     return report, facts
 

@@ -1,10 +1,14 @@
-"""Reaching Ray: a local instance started and stopped for one job, or a cluster joined."""
+"""Reaching Ray: a local instance started and stopped for one job, or a cluster joined;
+shared by ``edgeir run --ray`` and ``edgeir serve``."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import ModuleType
 
 from edgeir.errors import EdgeIRError
@@ -20,29 +24,57 @@ def import_ray(why: str) -> ModuleType:
     return ray
 
 
+@dataclass(frozen=True)
+class Connection:
+    ray: ModuleType
+    started: bool
+    """A Ray instance started here for this job (stopped at the end), not a cluster joined
+    or a Ray the caller had initialised."""
+
+
 @contextmanager
-def ray_cluster(address: str | None, num_cpus: int | None = None) -> Iterator[ModuleType]:
-    """Ray, ready. No ``address``: a local instance on this machine, stopped afterwards;
-    ``auto`` or ``ray://HOST:PORT``: that cluster, left running. A Ray the caller already
-    initialised is used as it is."""
-    ray = import_ray("running on Ray")
+def _keeping_sigterm() -> Iterator[None]:
+    """``ray.init`` replaces the SIGTERM handler (with ``sys.exit`` and a crash reporter that
+    can abort); put the one from before back, so that ``docker stop`` or systemd stops a job
+    as cleanly as Ctrl-C, partial files removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if handler is None else handler)
+
+
+@contextmanager
+def ray_cluster(address: str | None, num_cpus: int | None = None, why: str = "running on Ray",
+                before_start: Callable[[], None] | None = None) -> Iterator[Connection]:
+    """Ray, ready. No ``address``: a local instance of its own (even where ``ray start`` or
+    RAY_ADDRESS point elsewhere), stopped afterwards; ``auto`` or ``ray://HOST:PORT``: that
+    cluster, joined and left running. A Ray the caller initialised is used as it is.
+    ``before_start`` checks what must hold before a local instance is worth starting."""
+    ray = import_ray(why)
     if ray.is_initialized():
-        yield ray
+        yield Connection(ray, started=False)
         return
     options = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False}
+    if address is None and before_start is not None:
+        before_start()
     try:
-        if address is None:
-            ray.init(num_cpus=num_cpus, **options)
-        else:
-            ray.init(address=address, **options)
+        with _keeping_sigterm():
+            if address is None:
+                ray.init(address="local", num_cpus=num_cpus, **options)
+            else:
+                ray.init(address=address, **options)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = f"at {address}" if address else "on this machine"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EdgeIRError(f"expected to start or reach a Ray cluster {where}: {first}") from None
     try:
-        yield ray
+        yield Connection(ray, started=address is None)
     finally:
-        ray.shutdown()
+        ray.shutdown()  # stops a local instance; disconnects from a cluster, which runs on
 
 
 def check_resources(ray: ModuleType, workers: int, cpus: float, gpus: float) -> None:

@@ -112,7 +112,7 @@ def _open_named(name: str, device: str | None, task: str | None) -> Runtime:
     return TorchRuntime(choose_weights(variant, task), device, task=task, variant=variant)
 
 
-def _check_manifest_matches(manifest: Manifest, artifact: Path, sidecar: Path) -> None:
+def check_manifest_matches(manifest: Manifest, artifact: Path, sidecar: Path) -> None:
     """A manifest describes one file; beside another (a re-export that did not finish,
     a copied file) it would give wrong sizes and precision, so refuse it. Every file of
     the artifact is checked: OpenVINO's ``.bin`` as well as its ``.xml``, since a damaged
@@ -158,7 +158,7 @@ def load(path_or_model: Any, device: str | None = None, **options: Any) -> Runti
     sidecar = manifest_path(path)
     manifest = Manifest.read(sidecar) if sidecar.is_file() else None
     if manifest is not None:
-        _check_manifest_matches(manifest, path, sidecar)
+        check_manifest_matches(manifest, path, sidecar)
     runtime = manifest.runtime if manifest else SUFFIX_RUNTIMES.get(path.suffix.lower())
     if runtime is None:
         known = ", ".join(sorted(SUFFIX_RUNTIMES))

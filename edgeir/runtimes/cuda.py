@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,9 +50,19 @@ def call(name: str, *args: Any, api: Any = None) -> Any:
     return None if not values else values[0] if len(values) == 1 else tuple(values)
 
 
-def gpu_names() -> list[str]:
-    """Names of the CUDA GPUs; empty, not an error, where cuda-python, a driver or a GPU is
-    missing: the callers (machine description, engine builder, ``why_unavailable``) only ask."""
+@dataclass(frozen=True)
+class Gpu:
+    """A CUDA GPU as an engine depends on it: the name CUDA reports and its compute
+    capability ("8.7"), the number TensorRT engines and Triton's ``cc_model_filenames`` go by."""
+
+    name: str
+    compute_capability: str
+
+
+def gpus() -> list[Gpu]:
+    """The CUDA GPUs, from ``cudaGetDeviceProperties`` (name, major, minor); empty, not an
+    error, where cuda-python, a driver or a GPU is missing: the callers (machine description,
+    engine builder, ``why_unavailable``) only ask."""
     try:
         api = _cudart()
     except ImportError:
@@ -59,8 +70,17 @@ def gpu_names() -> list[str]:
     error, *count = api.cudaGetDeviceCount()
     if error != api.cudaError_t.cudaSuccess:  # cudaErrorNoDevice, cudaErrorInsufficientDriver, ...
         return []
-    names = [call("cudaGetDeviceProperties", i, api=api).name for i in range(count[0])]
-    return [n.split(b"\0")[0].decode() if isinstance(n, bytes) else str(n) for n in names]
+    found = []
+    for index in range(count[0]):
+        props = call("cudaGetDeviceProperties", index, api=api)
+        name = props.name.split(b"\0")[0].decode() if isinstance(props.name, bytes) else str(props.name)
+        found.append(Gpu(name, f"{int(props.major)}.{int(props.minor)}"))
+    return found
+
+
+def gpu_names() -> list[str]:
+    """Names of the CUDA GPUs (see ``gpus``)."""
+    return [gpu.name for gpu in gpus()]
 
 
 class _Owned:

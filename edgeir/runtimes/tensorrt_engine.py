@@ -23,7 +23,7 @@ from typing import Any
 from edgeir.errors import EdgeIRError
 from edgeir.fileio import atomic_path, sha256_of
 from edgeir.manifest import Manifest, manifest_path
-from edgeir.runtimes.cuda import gpu_names
+from edgeir.runtimes.cuda import Gpu, gpus
 from edgeir.shapes import InputShapes
 
 log = logging.getLogger("edgeir")
@@ -67,10 +67,11 @@ class Profile:
         return {"input": self.input, "min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
 
 
-def cuda_gpu() -> str | None:
-    """The name of the first CUDA GPU, the one an engine is built on; None where there is none."""
-    gpus = gpu_names()
-    return gpus[0] if gpus else None
+def cuda_gpu() -> Gpu | None:
+    """The first CUDA GPU, the one an engine is built on (its name and compute capability);
+    None where there is none."""
+    found = gpus()
+    return found[0] if found else None
 
 
 def why_no_engine() -> str | None:
@@ -164,7 +165,10 @@ def build_engine(
             temp.write_bytes(bytes(cache.serialize()))
     return bytes(serialized), {
         "tensorrt": str(trt.__version__),
-        "gpu": gpu,
+        "gpu": gpu.name if gpu else None,
+        # what Triton's cc_model_filenames and TensorRT's compatibility go by; a GPU name
+        # alone would need a table of names (edgeir.distributed.triton.gpus)
+        "compute_capability": gpu.compute_capability if gpu else None,
         "build_mode": mode,
         "profile": profile.to_dict(),
         "workspace_mb": workspace_mb,
@@ -219,14 +223,18 @@ def cache_key(*parts: str) -> str:
 def cached_engine(onnx_path: Path, cache: Path, trt: Any = None) -> tuple[Path, bool]:
     """(the engine of ``onnx_path`` in ``cache``, whether it was built now): built once per
     graph, TensorRT version, GPU and profile, with a timing cache per TensorRT version and
-    GPU beside the engines, so a second run loads instead of rebuilding."""
+    GPU beside the engines, so a second run loads instead of rebuilding. The GPU is keyed by
+    the name CUDA reports, which is one chip and so one compute capability (and finer: an
+    A10 and an A40 share 8.6 but not tuned kernels); the capability is recorded in the
+    manifest, not keyed, so caches already on devices stay valid."""
     if trt is None:
         from edgeir.runtimes.base import import_runtime
         from edgeir.runtimes.tensorrt_backend import TENSORRT_INSTALL
 
         trt = import_runtime("tensorrt", "building a TensorRT engine", "tensorrt", TENSORRT_INSTALL)
     source = graph_manifest(onnx_path)
-    version, gpu = str(trt.__version__), cuda_gpu() or "no GPU"
+    found = cuda_gpu()
+    version, gpu = str(trt.__version__), found.name if found else "no GPU"
     profile = Profile.from_shapes(source.input_shapes, source.input["name"])
     key = cache_key(sha256_of(onnx_path), version, gpu, profile.describe())
     engine = cache / f"{onnx_path.name.removesuffix('.onnx')}.{key}.engine"

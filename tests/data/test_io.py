@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 
@@ -138,5 +140,7 @@ def test_neither_library_names_the_extra(monkeypatch):
     from edgeir.data import io
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    for name in ("cv2", "PIL"):  # imported by earlier tests: image_library looks there first
+        monkeypatch.delitem(sys.modules, name, raising=False)
     with pytest.raises(EdgeIRError, match=r'needs OpenCV or Pillow, found neither: pip install "edgeir\[images\]"'):
         io.image_library()

@@ -3,8 +3,10 @@
 Every call returns a tuple whose first item is a ``cudaError_t``, as the real bindings
 do, and is recorded in ``calls``. "Device memory" is host bytearrays keyed by fake
 addresses, and ``cudaMemcpyAsync`` really moves the bytes (with ctypes, from and to the
-host arrays' addresses), so a round trip can be checked. It runs nothing on a GPU, and no
-test treats its figures (event times) as measurements.
+host arrays' addresses), so a round trip can be checked. ``cudaGetDeviceProperties``
+answers a GPU's name and compute capability (major, minor) from the double's own table,
+not from a GPU. It runs nothing on a GPU, and no test treats its figures (event times) as
+measurements.
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ ERROR_STRINGS = {
     cudaError_t.cudaErrorNoDevice: b"no CUDA-capable device is detected",
     cudaError_t.cudaErrorInvalidValue: b"invalid argument",
 }
+CAPABILITIES = {
+    # GPU name -> (major, minor), as cudaDeviceProp reports them; other names get (0, 0), a
+    # zeroed cudaDeviceProp's
+    "Orin (nvgpu)": (8, 7),
+    "NVIDIA Orin (nvgpu)": (8, 7),
+    "NVIDIA RTX A2000": (8, 6),
+    "NVIDIA H100 80GB HBM3": (9, 0),
+}
 
 
 class RecordingCudart:
@@ -40,8 +50,11 @@ class RecordingCudart:
     cudaMemcpyKind = cudaMemcpyKind
 
     def __init__(self, gpus: tuple[str, ...] = ("Orin (nvgpu)",), calls: list | None = None,
-                 fail: dict[str, cudaError_t] | None = None) -> None:
+                 fail: dict[str, cudaError_t] | None = None,
+                 capabilities: dict[str, tuple[int, int]] | None = None) -> None:
         self.gpus = gpus
+        self.capabilities = {**CAPABILITIES, **(capabilities or {})}
+        """GPU name -> (major, minor) that cudaGetDeviceProperties answers."""
         self.calls = [] if calls is None else calls
         self.fail = fail or {}
         """Call name -> the error that call returns instead of succeeding."""
@@ -71,8 +84,10 @@ class RecordingCudart:
         error = self._record("cudaGetDeviceProperties", device)
         if error == OK and device >= len(self.gpus):
             error = cudaError_t.cudaErrorInvalidValue
-        name = self.gpus[device].encode().ljust(256, b"\0") if error == OK else b""
-        return error, SimpleNamespace(name=name)
+        if error != OK:
+            return error, SimpleNamespace(name=b"", major=0, minor=0)
+        major, minor = self.capabilities.get(self.gpus[device], (0, 0))
+        return OK, SimpleNamespace(name=self.gpus[device].encode().ljust(256, b"\0"), major=major, minor=minor)
 
     def cudaSetDevice(self, device):
         return (self._record("cudaSetDevice", device),)

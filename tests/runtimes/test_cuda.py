@@ -52,6 +52,27 @@ def test_gpu_names_from_the_double(cudart):
     assert cuda.gpu_names() == []
 
 
+def test_gpus_with_their_compute_capability(cudart):
+    """What an engine manifest records about its GPU: the name and major.minor CUDA reports
+    (here the double's table, not a GPU)."""
+    assert cuda.gpus() == [cuda.Gpu("NVIDIA Orin (nvgpu)", "8.7"), cuda.Gpu("NVIDIA RTX A2000", "8.6")]
+    assert [args for name, args in cudart.calls if name == "cudaGetDeviceProperties"] == [(0,), (1,)]
+    cudart.capabilities["NVIDIA RTX A2000"] = (12, 1)  # two-digit majors are read as numbers
+    assert cuda.gpus()[1].compute_capability == "12.1"
+    cudart.gpus = ()
+    assert cuda.gpus() == []
+
+
+@pytest.mark.skipif(not cuda.installed(), reason="cuda-python is not installed")
+def test_real_device_properties_carry_what_gpus_reads():
+    """The double's cudaDeviceProp fields are the real bindings' names (read on a blank struct:
+    no driver is needed)."""
+    from cuda.bindings import runtime
+
+    props = runtime.cudaDeviceProp()
+    assert isinstance(props.name, bytes) and isinstance(props.major, int) and isinstance(props.minor, int)
+
+
 @pytest.mark.skipif(not cuda.installed(), reason="cuda-python is not installed")
 def test_real_cuda_python_without_a_driver_lists_no_gpu():
     from cuda.bindings import runtime

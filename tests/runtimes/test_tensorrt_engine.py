@@ -8,6 +8,7 @@ from edgeir.errors import EdgeIRError
 from edgeir.runtimes.tensorrt_engine import Profile, build_commands, build_engine
 from edgeir.shapes import InputShapes
 from tests.export.tensorrt import recording_tensorrt
+from tests.runtimes.recording_cudart import RecordingCudart
 
 
 def test_profile_of_a_dynamic_range():
@@ -102,18 +103,46 @@ def _trt_ready_graph(folder):
     return graph
 
 
-def test_engines_are_cached_by_graph_tensorrt_gpu_and_profile(tmp_path, monkeypatch):
-    """What edgeir bench --bundle does on the device: the second run loads the engine it built."""
+def test_the_engine_manifest_records_the_gpu_and_its_compute_capability(tmp_path, monkeypatch):
+    """What edgeir build-engine (and an export where TensorRT is) writes: the GPU's name and the
+    compute capability CUDA reports, read through edgeir.runtimes.cuda from the recording
+    cudart double. The engine bytes are the TensorRT double's placeholder: nothing was built."""
     from edgeir.manifest import Manifest, manifest_path
-    from edgeir.runtimes import tensorrt_engine
+    from edgeir.runtimes import cuda, tensorrt_engine
+
+    cudart = RecordingCudart(gpus=("Orin (nvgpu)", "NVIDIA RTX A2000"))
+    monkeypatch.setattr(cuda, "_cudart", lambda: cudart)
+    graph = _trt_ready_graph(tmp_path)
+    written = tensorrt_engine.write_engine(graph, tmp_path / "m.engine", trt=recording_tensorrt.make("10.13.0"))
+    engine = Manifest.read(manifest_path(tmp_path / "m.engine")).details["engine"]
+    assert written.details["engine"] == engine
+    assert (engine["gpu"], engine["compute_capability"]) == ("Orin (nvgpu)", "8.7")  # the first GPU's
+    assert (tmp_path / "m.engine").read_bytes() == b"placeholder, not an engine"
+
+
+def test_without_a_gpu_neither_is_recorded(tmp_path, monkeypatch):
+    from edgeir.runtimes import cuda
+
+    monkeypatch.setattr(cuda, "_cudart", lambda: RecordingCudart(gpus=()))
+    _, record = build_engine(tmp_path / "m.trt.onnx", _profile(), "fp16", trt=recording_tensorrt.make("11.0.0"))
+    assert record["gpu"] is None and record["compute_capability"] is None
+
+
+def test_engines_are_cached_by_graph_tensorrt_gpu_and_profile(tmp_path, monkeypatch):
+    """What edgeir bench --bundle does on the device: the second run loads the engine it built.
+    The GPU is keyed by its name, which fixes its compute capability (recorded, not keyed)."""
+    from edgeir.manifest import Manifest, manifest_path
+    from edgeir.runtimes import cuda, tensorrt_engine
 
     graph, cache = _trt_ready_graph(tmp_path), tmp_path / "engines"
-    monkeypatch.setattr(tensorrt_engine, "cuda_gpu", lambda: "Orin (nvgpu)")
+    cudart = RecordingCudart(gpus=("Orin (nvgpu)",))
+    monkeypatch.setattr(cuda, "_cudart", lambda: cudart)
     first = recording_tensorrt.make("10.13.0")
     engine, built = tensorrt_engine.cached_engine(graph, cache, trt=first)
     assert built and engine.parent == cache and engine.read_bytes() == b"placeholder, not an engine"
     manifest = Manifest.read(manifest_path(engine))
     assert manifest.runtime == "tensorrt" and manifest.details["engine"]["gpu"] == "Orin (nvgpu)"
+    assert manifest.details["engine"]["compute_capability"] == "8.7"
     assert manifest.details["engine"]["profile"]["max"] == [1, 3, 768, 768]
     assert len(list(cache.glob("timing.*.cache"))) == 1  # kept beside the engines
 
@@ -122,7 +151,7 @@ def test_engines_are_cached_by_graph_tensorrt_gpu_and_profile(tmp_path, monkeypa
     assert again.calls == []  # nothing built
 
     newer, _ = tensorrt_engine.cached_engine(graph, cache, trt=recording_tensorrt.make("11.0.0"))
-    monkeypatch.setattr(tensorrt_engine, "cuda_gpu", lambda: "NVIDIA H100")
+    cudart.gpus = ("NVIDIA H100 80GB HBM3",)
     other_gpu, _ = tensorrt_engine.cached_engine(graph, cache, trt=recording_tensorrt.make("10.13.0"))
     graph.write_bytes(b"another graph")
     other_graph, _ = tensorrt_engine.cached_engine(graph, cache, trt=recording_tensorrt.make("10.13.0"))

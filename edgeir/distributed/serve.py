@@ -1,0 +1,334 @@
+"""Ray Serve: one ``Restorer`` per replica behind HTTP (``edgeir serve``).
+
+``POST /restore`` takes image bytes (PNG, JPEG, TIFF, WebP, BMP) and answers with the
+restored image, PNG unless ``?format=`` or the server's default asks for another (PNG
+keeps 16-bit depth and alpha); ``GET /healthz`` and ``GET /info`` say whether and what it
+serves. Frames of concurrent requests are batched with ``serve.batch`` and run as one
+``Restorer.restore_batch`` per frame size, so a batch of mixed sizes works and a size the
+model refuses fails only its own requests. Clients get one-line reasons: 400 for a body
+that is not an image, 413 over the size limit, 422 for a frame the model cannot take.
+Ray is imported inside functions (the ``ray`` extra), so ``import edgeir`` never needs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edgeir.distributed.cluster import import_ray, ray_cluster
+from edgeir.errors import EdgeIRError
+
+if TYPE_CHECKING:
+    from edgeir.runtimes.restorer import Restorer
+
+log = logging.getLogger("edgeir")
+
+APP_NAME = "edgeir"
+RESTORE_PATH, HEALTH_PATH, INFO_PATH = "/restore", "/healthz", "/info"
+ENDPOINTS = {
+    f"POST {RESTORE_PATH}": "image bytes in, the restored image out (?format=png|jpg|webp|tiff|bmp)",
+    f"GET {HEALTH_PATH}": '200 "ok" once the model is loaded',
+    f"GET {INFO_PATH}": "the model's facts, the serving options and batch counts (JSON)",
+}
+METHODS = {RESTORE_PATH: "POST", HEALTH_PATH: "GET", INFO_PATH: "GET"}
+FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tif": ".tiff", "tiff": ".tiff",
+           "bmp": ".bmp"}
+CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/webp", ".tiff": "image/tiff",
+                 ".bmp": "image/bmp"}
+BATCH_HEADER = "X-Edgeir-Batch"
+"""Response header: how many frames ran in the batch that restored this one."""
+
+
+def import_serve() -> Any:
+    """``ray.serve``, or the install line: a device install has no Ray."""
+    import_ray("edgeir serve")
+    from ray import serve
+
+    return serve
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How each replica restores and answers; checked where it is made (in the driver),
+    so a bad option fails before Ray starts."""
+
+    tile: int | None = None
+    overlap: int = 32
+    color: str = "rgb"
+    device: str | None = None
+    task: str | None = None
+    max_batch: int = 4
+    batch_wait_s: float = 0.02
+    max_body_mb: float = 50.0
+    format: str = "png"
+
+    def __post_init__(self) -> None:
+        if self.max_batch < 1:
+            raise EdgeIRError(f"expected max_batch >= 1, found {self.max_batch}")
+        if not self.batch_wait_s >= 0:
+            raise EdgeIRError(f"expected batch_wait_s >= 0, found {self.batch_wait_s}")
+        if not self.max_body_mb > 0:
+            raise EdgeIRError(f"expected max_body_mb > 0, found {self.max_body_mb}")
+        if self.format.lower() not in FORMATS:
+            raise EdgeIRError(f"expected a response format ({', '.join(FORMATS)}), found {self.format!r}")
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * 2**20)
+
+
+def make_restorer(model: str | Path, options: ServeOptions) -> Restorer:
+    """The Restorer ``edgeir run`` would build with these options; it batches up to
+    ``max_batch`` frames per call (a static-batch model keeps its own batch)."""
+    from edgeir.runtimes import load
+    from edgeir.runtimes.restorer import Restorer
+
+    runtime = load(model, options.device, **({"task": options.task} if options.task else {}))
+    try:
+        return Restorer(runtime, tile=options.tile, overlap=options.overlap,
+                        batch=runtime.max_batch or options.max_batch, color=options.color)
+    except BaseException:
+        runtime.close()
+        raise
+
+
+def restore_grouped(restorer: Restorer, frames: Sequence[np.ndarray]) -> list[np.ndarray | EdgeIRError]:
+    """Frames of any sizes, restored in order with one ``restore_batch`` per size (it takes
+    one size); a size the model refuses gives its error for those frames only."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, frame in enumerate(frames):
+        groups.setdefault(tuple(frame.shape[:2]), []).append(i)
+    results: list[np.ndarray | EdgeIRError] = [EdgeIRError("not restored")] * len(frames)
+    for indices in groups.values():
+        try:
+            restored: Sequence[np.ndarray | EdgeIRError] = restorer.restore_batch([frames[i] for i in indices])
+        except EdgeIRError as exc:
+            restored = [exc] * len(indices)
+        for i, result in zip(indices, restored):
+            results[i] = result
+    return results
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "text/plain; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def line(cls, status: int, text: str, **headers: str) -> Reply:
+        """A one-line reason: what was expected and what was found, never a traceback."""
+        first = text.strip().splitlines()[0] if text.strip() else "error"
+        return cls(status, (first + "\n").encode(), headers=headers)
+
+
+async def read_body(request: Any, limit: int) -> bytes | None:
+    """The request body, or None once it passes ``limit`` bytes (read no further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+class RestoreServer:
+    """The Serve deployment. The model loads in the constructor, so a replica takes
+    requests (and ``/healthz`` answers) only once it can restore."""
+
+    def __init__(self, model: str, options: ServeOptions) -> None:
+        from ray import serve
+
+        self.model, self.options = model, options
+        self.restorer = make_restorer(model, options)
+        self.batch_sizes: Counter[int] = Counter()
+        self.requests = 0
+        self._batched = serve.batch(max_batch_size=options.max_batch,
+                                    batch_wait_timeout_s=options.batch_wait_s)(self._restore_batch)
+
+    async def _restore_batch(self, frames: list[np.ndarray]) -> list[tuple[np.ndarray | EdgeIRError, int]]:
+        self.batch_sizes[len(frames)] += 1
+        # In a thread: the replica's event loop keeps queueing requests and answering
+        # /healthz while the model runs (Restorer is thread-safe).
+        results = await asyncio.to_thread(restore_grouped, self.restorer, frames)
+        return [(result, len(frames)) for result in results]
+
+    async def __call__(self, request: Any) -> Any:
+        from starlette.responses import Response
+
+        try:
+            reply = await self.handle(request)
+        except Exception as exc:  # a bug: one line to the client, the traceback to the replica log
+            log.exception("edgeir serve: %s %s failed", request.method, request.url.path)
+            reply = Reply.line(500, f"internal error: {type(exc).__name__}: {exc}")
+        return Response(reply.body, status_code=reply.status, media_type=reply.content_type,
+                        headers=reply.headers)
+
+    async def handle(self, request: Any) -> Reply:
+        path = request.url.path.rstrip("/") or "/"
+        if path not in METHODS:
+            return Reply.line(404, f"expected one of {', '.join(ENDPOINTS)}, found {request.method} {path}")
+        if request.method != METHODS[path]:
+            return Reply.line(405, f"expected {METHODS[path]} {path}, found {request.method}",
+                              Allow=METHODS[path])
+        if path == HEALTH_PATH:
+            return Reply.line(200, "ok")
+        if path == INFO_PATH:
+            return Reply(200, json.dumps(self.info(), default=str).encode(), "application/json")
+        return await self.restore(request)
+
+    async def restore(self, request: Any) -> Reply:
+        from edgeir.data.io import decode_image, encode_image
+
+        name = request.query_params.get("format", self.options.format).lower()
+        if name not in FORMATS:
+            return Reply.line(400, f"expected ?format= one of {', '.join(FORMATS)}, found {name!r}")
+        body = await read_body(request, self.options.max_body_bytes)
+        if body is None:
+            return Reply.line(413, f"expected a body of at most {self.options.max_body_mb:g} MB "
+                                   "(edgeir serve --max-body-mb), found more")
+        try:
+            frame = await asyncio.to_thread(decode_image, body)
+        except EdgeIRError as exc:
+            return Reply.line(400, str(exc))
+        self.requests += 1
+        restored, batch = await self._batched(frame)
+        if isinstance(restored, EdgeIRError):
+            return Reply.line(422, str(restored))
+        suffix = FORMATS[name]
+        try:
+            data = await asyncio.to_thread(encode_image, restored, suffix)
+        except EdgeIRError as exc:  # e.g. alpha or 16-bit colour in a format that cannot hold it
+            return Reply.line(422, str(exc))
+        return Reply(200, data, CONTENT_TYPES[suffix], {BATCH_HEADER: str(batch)})
+
+    def info(self) -> dict[str, Any]:
+        manifest = self.restorer.runtime.info.manifest
+        return {
+            "model": self.model,
+            "restorer": self.restorer.info,
+            "manifest": manifest.to_dict() if manifest is not None else None,
+            "serving": {**asdict(self.options), "endpoints": ENDPOINTS},
+            "stats": {  # of the replica that answered
+                "requests": self.requests,
+                "frames": sum(size * count for size, count in self.batch_sizes.items()),
+                "batches": sum(self.batch_sizes.values()),
+                "largest_batch": max(self.batch_sizes, default=0),
+                "batch_sizes": {str(size): count for size, count in sorted(self.batch_sizes.items())},
+            },
+        }
+
+
+def build_app(model: str | Path, options: ServeOptions | None = None, *, replicas: int = 1,
+              replica_cpus: float = 0.25, **option_values: Any) -> Any:
+    """The Serve application, not yet running (``serve.run(app)``, or :func:`serving`).
+
+    ``replica_cpus`` is what Ray reserves per replica, not what it may use (ONNX Runtime
+    takes every core regardless): a small fraction so that replicas never starve Ray's
+    other work on a small machine."""
+    serve = import_serve()
+    if options is not None and option_values:
+        raise EdgeIRError(f"expected options or keyword options, found both ({', '.join(option_values)})")
+    options = options or ServeOptions(**option_values)
+    if replicas < 1:
+        raise EdgeIRError(f"expected at least 1 replica, found {replicas}")
+    if not replica_cpus >= 0:
+        raise EdgeIRError(f"expected replica_cpus >= 0, found {replica_cpus}")
+    path = Path(model)  # replicas may run elsewhere in their own directory: pass an absolute path
+    reference = str(path.resolve()) if path.exists() else str(model)
+    deployment = serve.deployment(
+        RestoreServer, name="restorer", num_replicas=replicas, ray_actor_options={"num_cpus": replica_cpus},
+        max_ongoing_requests=max(8, 2 * options.max_batch),  # one batch running, the next one filling
+    )
+    return deployment.bind(reference, options)
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    model: str
+    info: dict[str, Any] | None
+    """``Restorer.info`` from the check in the driver; None when the model is only on the cluster."""
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the HTTP server will
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise EdgeIRError(f"expected a free port {port} on {host}, found it unusable: "
+                              f"{exc.strerror}") from None
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def serving(model: str | Path, options: ServeOptions | None = None, *, host: str = "127.0.0.1",
+            port: int = 8000, replicas: int = 1, replica_cpus: float = 0.25, ray_address: str | None = None,
+            num_cpus: int | None = None, **option_values: Any) -> Iterator[Served]:
+    """Serve while the block runs. Without ``ray_address`` a local Ray is started (and
+    stopped with Serve at the end); with one (``auto``, ``ray://HOST:PORT``) the cluster is
+    joined and only this application is deleted at the end. A Ray already initialised in
+    this process is used and left running. The model is loaded once here first, so a bad
+    path or option fails in one line before Ray starts (skipped for a cluster when the
+    path exists only there)."""
+    serve = import_serve()
+    options = options or ServeOptions(**option_values)
+    info = None
+    if ray_address is None or Path(model).exists():
+        with make_restorer(model, options) as restorer:
+            info = restorer.info
+    with ray_cluster(ray_address, num_cpus, "edgeir serve", lambda: _check_port(host, port)) as connection:
+        app = build_app(model, options, replicas=replicas, replica_cpus=replica_cpus)
+        try:
+            serve.start(http_options={"host": host, "port": port})
+            try:
+                serve.run(app, name=APP_NAME, route_prefix="/")
+            except RuntimeError as exc:  # the replicas could not start: the reason is its first line
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise EdgeIRError(f"expected Ray Serve to start {model}, found: {reason}") from None
+            shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
+            yield Served(f"http://{f'[{shown}]' if ':' in shown else shown}:{port}", str(model), info)
+        finally:
+            if connection.started:
+                serve.shutdown()
+            else:
+                with contextlib.suppress(Exception):  # the cluster may be gone already
+                    serve.delete(APP_NAME)
+
+
+def serve_model(model: str | Path, announce: Callable[[Served], None] | None = None, **kwargs: Any) -> None:
+    """Serve until Ctrl-C or SIGTERM, then stop Serve (and the local Ray) and return.
+    ``announce`` is called once the model is loaded and the endpoints answer; ``kwargs`` as
+    :func:`serving`."""
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
+    try:
+        with serving(model, **kwargs) as served:
+            (announce or (lambda s: log.info("serving %s at %s", s.model, s.url)))(served)
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,163 @@
+"""Artifacts read and checked, and grouped into the model folders Triton will load: one
+artifact per model name, or TensorRT engines of one model for GPUs of different compute
+capabilities."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeir.distributed.triton.gpus import resolve_capabilities
+from edgeir.distributed.triton.tensors import Tensor, engine_tensors, onnx_tensors, openvino_tensors
+from edgeir.errors import EdgeIRError
+from edgeir.manifest import Manifest, manifest_path
+
+SUFFIXES = {"onnxruntime": ".onnx", "tensorrt": ".engine", "openvino": ".xml"}
+"""The runtimes Triton serves (its backends, in ``config.BACKENDS``) and their artifact's suffix."""
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+@dataclass
+class Artifact:
+    """One edgeir artifact, read and checked: where its tensors came from is said in
+    ``tensors_from`` (the graph itself, or the manifest for an engine without its graph)."""
+
+    path: Path
+    manifest: Manifest
+    runtime: str
+    inputs: list[Tensor]
+    outputs: list[Tensor]
+    files: dict[str, Path]
+    """Source file for each file name Triton expects in the version folder."""
+    tensors_from: str
+    gpu: str | None = None
+    compute_capability: str | None = None
+
+    @property
+    def batch_dynamic(self) -> bool:
+        """Whether the first dimension of every tensor is free: Triton's batcher needs that
+        (its backends refuse ``max_batch_size > 0`` otherwise)."""
+        return all(t.dims and t.dims[0] == -1 for t in self.inputs + self.outputs)
+
+
+@dataclass
+class Model:
+    """One model folder to write: one artifact, or several TensorRT engines for GPUs of
+    different compute capabilities."""
+
+    name: str
+    artifacts: list[Artifact] = field(default_factory=list)
+
+    @property
+    def first(self) -> Artifact:
+        return self.artifacts[0]
+
+    def files(self) -> dict[str, Path]:
+        """Source file for each file of the version folder: engines for several GPUs go in
+        as ``model_<cc>.plan``, the names ``cc_model_filenames`` lists."""
+        if len(self.artifacts) == 1:
+            return dict(self.first.files)
+        return {f"model_{a.compute_capability}.plan": a.path for a in self.artifacts}
+
+
+def sanitise_name(stem: str) -> str:
+    """A Triton model name from a file stem: letters, digits, ``_`` and ``-`` only."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "model"
+
+
+def check_name(name: str) -> str:
+    """A name given by the user is used as given or refused, never rewritten."""
+    if not _NAME.fullmatch(name) or ".." in name:
+        raise EdgeIRError(f"expected a model name of letters, digits, '_', '-' and '.' (starting with "
+                          f"a letter or digit), found {name!r}")
+    return name
+
+
+def read_artifact(path: str | Path) -> Artifact:
+    """An artifact and its manifest, checked against each other, with the tensors Triton
+    will see; anything Triton's ONNX Runtime, TensorRT or OpenVINO backends do not serve
+    (Core ML packages, checkpoints) is refused in one line."""
+    from edgeir.runtimes import check_manifest_matches
+
+    path = Path(path)
+    if not path.exists():
+        raise EdgeIRError(f"expected an edgeir artifact at {path}, found nothing")
+    sidecar = manifest_path(path)
+    if not sidecar.is_file():
+        raise EdgeIRError(f"expected the manifest {sidecar.name} beside {path.name} (edgeir export writes "
+                          "it; the Triton config is built from its facts), found none")
+    manifest = Manifest.read(sidecar)
+    runtime = manifest.runtime
+    if runtime not in SUFFIXES:
+        raise EdgeIRError(f"expected an artifact of onnxruntime (.onnx), tensorrt (.engine) or openvino "
+                          f"(.xml) for Triton, found a {runtime} artifact ({manifest.target}) at {path.name}")
+    if path.suffix.lower() != SUFFIXES[runtime] or not path.is_file():
+        raise EdgeIRError(f"expected a {SUFFIXES[runtime]} file for a {runtime} manifest, found {path.name}")
+    check_manifest_matches(manifest, path, sidecar)
+    _ = manifest.input_shapes  # checks the shapes record: a hand-edited one is refused here, not in Triton
+    gpu = None
+    if runtime == "onnxruntime":
+        inputs, outputs = onnx_tensors(path)
+        files, origin = {"model.onnx": path}, "the graph"
+    elif runtime == "openvino":
+        inputs, outputs = openvino_tensors(path)
+        weights = path.with_name(str(manifest.artifact.get("weights_file") or path.stem + ".bin"))
+        if not weights.is_file():
+            raise EdgeIRError(f"expected the weights {weights.name} beside {path.name}, found none")
+        files, origin = {"model.xml": path, "model.bin": weights}, "the IR's XML"
+    else:
+        inputs, outputs, origin = engine_tensors(path, manifest)
+        files = {"model.plan": path}  # edgeir writes the bare serialized engine: the plan Triton loads
+        gpu = (manifest.details.get("engine") or {}).get("gpu")
+    if len(inputs) != 1:
+        raise EdgeIRError(f"expected one image input in {path.name}, found {len(inputs)}: "
+                          + ", ".join(t.name for t in inputs))
+    return Artifact(path, manifest, runtime, inputs, outputs, files, origin, gpu=gpu,
+                    compute_capability=(manifest.details.get("engine") or {}).get("compute_capability"))
+
+
+def _same_model(model: Model) -> None:
+    """Engines that share a model folder share one config: same tensors, shapes, weights."""
+    first = model.first
+    for other in model.artifacts[1:]:
+        for label, a, b in (("inputs", first.inputs, other.inputs), ("outputs", first.outputs, other.outputs),
+                            ("shapes", first.manifest.shapes, other.manifest.shapes),
+                            ("precision", first.manifest.precision, other.manifest.precision),
+                            ("variant", first.manifest.variant, other.manifest.variant),
+                            ("task", first.manifest.task, other.manifest.task),
+                            ("weights", first.manifest.weights.get("sha256"), other.manifest.weights.get("sha256"))):
+            if a != b:
+                raise EdgeIRError(f"expected the engines of model {model.name!r} to differ only in their GPU, "
+                                  f"found other {label} in {other.path.name} than in {first.path.name}: "
+                                  "give them different --name runs")
+
+
+def plan_models(artifacts: Sequence[Artifact], name: str | None = None,
+                compute_capabilities: Mapping[str, str] | None = None) -> list[Model]:
+    """Artifacts grouped into model folders by name (``name`` for all, else each file's
+    sanitised stem). One name holds one artifact, or TensorRT engines for GPUs of different
+    compute capabilities; anything else sharing a name is refused."""
+    models: dict[str, Model] = {}
+    for artifact in artifacts:
+        key = check_name(name) if name is not None else sanitise_name(artifact.path.name.removesuffix(
+            SUFFIXES[artifact.runtime]))
+        models.setdefault(key, Model(key)).artifacts.append(artifact)
+    for model in models.values():
+        if len(model.artifacts) == 1:
+            continue
+        paths = [a.path.resolve() for a in model.artifacts]
+        if len(set(paths)) != len(paths):
+            raise EdgeIRError(f"expected each artifact once, found {model.first.path} given twice")
+        others = [a for a in model.artifacts if a.runtime != "tensorrt"]
+        if others:
+            names = ", ".join(str(a.path) for a in model.artifacts)
+            hint = "" if name is None else "; --name names one model"
+            raise EdgeIRError(f"expected one artifact per model name, found {len(model.artifacts)} named "
+                              f"{model.name!r} ({names}): only TensorRT engines for different GPUs share a "
+                              f"model; rename the files or write them in separate runs with --name{hint}")
+        _same_model(model)
+        resolve_capabilities(model, compute_capabilities or {})
+    return list(models.values())

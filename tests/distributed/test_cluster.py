@@ -1,0 +1,43 @@
+"""Reaching Ray: the install line, the SIGTERM handler kept, a cluster that is not there."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import pytest
+
+from edgeir.distributed.cluster import import_ray, ray_cluster
+from edgeir.errors import EdgeIRError
+
+
+def test_missing_ray_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(EdgeIRError, match=r'edgeir run --ray needs Ray, which this install lacks: pip install "edgeir\[ray\]"'):
+        import_ray("edgeir run --ray")
+
+
+def test_a_local_ray_keeps_the_callers_sigterm_handler_and_stops():
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+    if ray.is_initialized():
+        pytest.skip("a Ray is already running in this process")
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        with ray_cluster(None, num_cpus=1) as connection:
+            assert connection.started and ray.is_initialized()
+            assert signal.getsignal(signal.SIGTERM) is handler  # ray.init's own one is undone
+        assert not ray.is_initialized()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.slow  # Ray's client retries for about 30 s before it gives up
+def test_an_unreachable_cluster_is_one_line():
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    with pytest.raises(EdgeIRError, match="expected to start or reach a Ray cluster at ray://127.0.0.1:1"):
+        with ray_cluster("ray://127.0.0.1:1"):
+            pass
