@@ -5,8 +5,9 @@ the same files, rounds interleaved.
 
 ConvIR-S with the demo weights, exported here to dynamic ONNX, restores a folder of
 256x256 images and a video of 256x256 frames. Serial: ONNX Runtime with its default
-threads. Ray: a local instance (``ray.init(num_cpus=CPUs)``) started for each run, as
-``edgeir run --ray`` does: ``wall`` counts its start, ``restoring`` only the work.
+threads. Ray: a local instance started for each run, as ``edgeir run --ray`` does:
+``wall`` counts its start; ``restoring`` counts from the dataset's start, the workers'
+start and model loading included.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     from edgeir.errors import EdgeIRError
 
     ray_only = [flag for flag, value, default in (("--workers", args.workers, None), ("--gpus-per-worker",
-                args.gpus_per_worker, 0.0), ("--frames-per-part", args.frames_per_part, 32)) if value != default]
+                args.gpus_per_worker, 0.0), ("--frames-per-part", args.frames_per_part, None)) if value != default]
     if args.ray is None and ray_only:
         raise EdgeIRError(f"expected {ray_only[0]} with --ray, found it without: add --ray (a local Ray "
                           "instance) or --ray ADDRESS")
@@ -77,11 +77,12 @@ def _run_on_ray(args: argparse.Namespace):
 
     options = RestoreOptions(
         model=args.model, tile=args.tile, overlap=args.overlap, batch=args.batch,
-        color="bgr" if args.bgr else "rgb", device=args.device, task=args.task, threads=args.threads or 1,
+        color="bgr" if args.bgr else "rgb", device=args.device, task=args.task,
     )
     cluster = RayOptions(
         address=None if args.ray == LOCAL else args.ray, workers=args.workers, threads=args.threads or 1,
-        gpus_per_worker=args.gpus_per_worker, frames_per_part=args.frames_per_part,
+        gpus_per_worker=args.gpus_per_worker,
+        **({"frames_per_part": args.frames_per_part} if args.frames_per_part is not None else {}),
     )
     return restore_on_ray(options, args.input, args.output, cluster, overwrite=args.overwrite,
                           skip_existing=args.skip_existing)
@@ -129,6 +130,6 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="workers, each holding the model once (default: the cluster's CPUs / --threads)")
     ray.add_argument("--gpus-per-worker", type=float, default=0.0,
                      help="GPUs each worker reserves, for CUDA runtimes (default: 0)")
-    ray.add_argument("--frames-per-part", type=int, default=32,
-                     help="video frames one worker restores at a time (default: 32)")
+    ray.add_argument("--frames-per-part", type=int, default=None,
+                     help="video frames one worker restores at a time (default: 8)")
     parser.set_defaults(run=run)

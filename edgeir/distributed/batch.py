@@ -33,9 +33,10 @@ class RayOptions:
     threads: int = 1
     """CPUs each worker reserves, and the runtime's thread count where it takes one."""
     gpus_per_worker: float = 0.0
-    frames_per_part: int = 32
-    """Frames of a video one item restores: smaller parts spread a short video over more
-    workers, larger ones cost fewer seeks."""
+    frames_per_part: int = 8
+    """Frames of a video one item restores: small enough that a short video spreads over
+    every worker, large enough that seeking and Ray's per-item cost stay small beside the
+    network's seconds per frame."""
 
     def check(self) -> None:
         if self.workers is not None and self.workers < 1:
@@ -48,17 +49,17 @@ class RayOptions:
             raise EdgeIRError(f"expected --frames-per-part of at least 1, found {self.frames_per_part}")
 
 
-def _check_model(options: RestoreOptions) -> tuple[RestoreOptions, dict[str, Any]]:
+def _check_model(options: RestoreOptions, cpus: int) -> tuple[RestoreOptions, dict[str, Any]]:
     """Open the model here once, so that a wrong path, tile or batch fails now in one line
-    rather than in every worker; returns the options the workers use (``threads`` only
-    for a runtime that takes it: Ray's OMP_NUM_THREADS caps the others) and its facts."""
+    rather than in every worker; returns the options the workers use and the runtime's
+    facts. Workers run their runtime on the ``cpus`` they reserve (unless ``threads`` says
+    otherwise) where it takes a thread count; Ray's OMP_NUM_THREADS caps the others."""
     from edgeir.runtimes import BACKENDS
 
-    plain = RestoreOptions(**{**asdict(options), "threads": None})
-    with plain.restorer() as restorer:
+    with RestoreOptions(**{**asdict(options), "threads": None}).restorer() as restorer:
         info = restorer.runtime.info
     backend = BACKENDS.get(info.backend)
-    threads = options.threads if backend is not None and backend.threads else None
+    threads = (options.threads or cpus) if backend is not None and backend.threads else None
     return RestoreOptions(**{**asdict(options), "threads": threads}), info.to_dict()
 
 
@@ -78,7 +79,7 @@ def restore_on_ray(
     runtime's facts (as a worker saw them opened on the driver)."""
     cluster.check()
     pairs, kept = pending(plan_all(sources, destination), overwrite, skip_existing)
-    options, facts = _check_model(options)
+    options, facts = _check_model(options, cluster.threads)
     items, jobs, failed = plan_items(pairs, cluster.frames_per_part, options.batch, _settings(options))
     report = RunReport(skipped=kept, failed=failed)
     if items:
@@ -131,8 +132,8 @@ def _run_items(ray: Any, options: RestoreOptions, cluster: RayOptions, items: li
             elif Path(str(row["source"])) not in {path for path, _ in report.failed}:  # once per video
                 report.failed.append((Path(str(row["source"])), str(row["reason"])))
                 bar.console.print(f"[yellow]skipped[/] {row['source']}: {row['reason']}")
-            workers_text = ", ".join(f"{name} {count}" for name, count in sorted(per_worker.items()))
-            bar.update(task, advance=frames, description=f"{done}/{len(items)} items · frames per worker: {workers_text}")
+            workers_text = "+".join(str(count) for _, count in sorted(per_worker.items()))
+            bar.update(task, advance=frames, description=f"items {done}/{len(items)} · per worker {workers_text}")
     report.workers = dict(per_worker)
     report.seconds = time.perf_counter() - began
 
