@@ -24,13 +24,14 @@ def run(args: argparse.Namespace) -> int:
     summary = {"status": "ok", "artifact": str(engine_path), "onnx": str(args.onnx),
                "manifest": str(manifest_path(engine_path)),
                "precision": manifest.precision, "tensorrt": engine["tensorrt"], "gpu": engine["gpu"],
-               "build_seconds": engine["build_seconds"]}
+               "compute_capability": engine.get("compute_capability"), "build_seconds": engine["build_seconds"]}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(f"{manifest.target} ({manifest.precision}): {engine_path}")
         print(f"  manifest  {summary['manifest']}")
-        print(f"  built     TensorRT {engine['tensorrt']} on {engine['gpu']}, {engine['build_mode']}, "
+        capability = f" (compute {engine['compute_capability']})" if engine.get("compute_capability") else ""
+        print(f"  built     TensorRT {engine['tensorrt']} on {engine['gpu']}{capability}, {engine['build_mode']}, "
               f"{engine['build_seconds']} s")
         print(f"  profile   {engine['profile']['min']} .. {engine['profile']['opt']} .. {engine['profile']['max']}")
     return 0

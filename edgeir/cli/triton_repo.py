@@ -68,6 +68,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "default: Triton's, 0)")
     parser.add_argument("--compute-capability", type=parse_capability, action="append", metavar="GPU=X.Y",
                         help="compute capability of a GPU named in engine manifests, for engines of "
-                        "several GPUs whose name edgeir does not know (repeatable)")
+                        "several GPUs built by edgeir versions that did not record it and whose "
+                        "name edgeir does not know (repeatable)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing model folders of these names")
     parser.set_defaults(run=run)
