@@ -39,7 +39,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:  # a read-only place fails now, not after the measurements
         check_writable(args.out)
     if args.compare:
+        if args.max_psnr_drop is not None or args.min_psnr is not None:
+            raise EdgeIRError("expected --max-psnr-drop and --min-psnr with a bench run, found them with "
+                              "--compare (which measures nothing)")
         return _compare(args)
+    from edgeir.bench.gate import bench_gates
+
+    bench_gates(args.max_psnr_drop, args.min_psnr)  # a bad bound fails now, not after the run
     if args.out is None:
         raise EdgeIRError("expected --out REPORT_DIR for the reports, found none")
     if args.bundle:
@@ -76,6 +82,7 @@ def _bench_bundle(args: argparse.Namespace) -> int:
 
 
 def _print_run(args: argparse.Namespace, run_: object) -> int:
+    from edgeir.bench.gate import bench_gates, over_budget
     from edgeir.bench.report import plain, print_table
 
     if args.json:
@@ -86,7 +93,10 @@ def _print_run(args: argparse.Namespace, run_: object) -> int:
             print(f"  {name:8s} {path}")
     for result in run_.failed:
         print(f"edgeir: error: {result.target} {result.status}", file=sys.stderr)
-    return 1 if run_.failed else 0
+    missed = over_budget(run_.results, bench_gates(args.max_psnr_drop, args.min_psnr))
+    for line in missed:
+        print(f"edgeir: error: over budget: {line}", file=sys.stderr)
+    return 1 if run_.failed or missed else 0
 
 
 def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
@@ -147,4 +157,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "process's so far, not each target's own)")
     parser.add_argument("--out", type=Path, help="report folder (required)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    gate = parser.add_argument_group("a gate for CI (exit code 1 and the targets named when missed)")
+    gate.add_argument("--max-psnr-drop", type=float, default=None, metavar="DB",
+                      help="every measured target within DB of torch FP32's PSNR on the same frames")
+    gate.add_argument("--min-psnr", type=float, default=None, metavar="DB",
+                      help="every measured target at least DB PSNR against the sharp frames")
     parser.set_defaults(run=run)
