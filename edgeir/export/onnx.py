@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,23 +69,70 @@ def _repair(model: Any) -> Any:
     return model
 
 
-def to_fp16(model: Any) -> tuple[Any, dict[str, Any]]:
-    """FP16 weights and activations with FP32 inputs/outputs; ``FP16_KEEP_OPS`` and the
-    residual add of the input image stay FP32, so the restored image keeps the input's
-    precision where the network changes little."""
+def _skip_fp16_round_trips(model: Any) -> Any:
+    """onnxruntime's FP16 converter casts every output of a blocked (FP32) node to FP16 and
+    back for the next blocked node: a tensor kept in FP32 because it would overflow FP16
+    would still overflow between two kept nodes. A Cast to FP32 of a Cast to FP16 is read
+    from the FP32 tensor directly; the Cast to FP16 stays where FP16 nodes read it."""
+    from onnx import TensorProto
+
+    def to(node: Any) -> int | None:
+        return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
+
+    made_by = {out: node for node in model.graph.node for out in node.output}
+    outputs = {o.name for o in model.graph.output}
+    renamed: dict[str, str] = {}
+    dropped = set()
+    for node in model.graph.node:
+        source = made_by.get(node.input[0]) if node.input else None
+        if to(node) == TensorProto.FLOAT and source is not None and to(source) == TensorProto.FLOAT16 \
+                and node.output[0] not in outputs:
+            renamed[node.output[0]] = source.input[0]
+            dropped.add(id(node))
+    kept = [node for node in model.graph.node if id(node) not in dropped]
+    for node in kept:
+        for i, name in enumerate(node.input):
+            if name in renamed:
+                node.input[i] = renamed[name]
+    read = {name for node in kept for name in node.input} | outputs
+    kept = [node for node in kept if to(node) != TensorProto.FLOAT16 or node.output[0] in read]
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    return model
+
+
+def to_fp16(model: Any, frames: Iterable[np.ndarray]) -> tuple[Any, dict[str, Any]]:
+    """FP16 weights and activations with FP32 inputs/outputs; ``FP16_KEEP_OPS``, the
+    residual add of the input image, and every node whose tensors come near FP16's limit
+    on ``frames`` (``fp16_range``) stay FP32, so the restored image keeps the input's
+    precision where the network changes little and no activation overflows."""
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
+    from edgeir.export.fp16_range import check_range
+
     residual = residual_adds(model)
-    log.info("converting to FP16 (FP32 kept for %s and %s)", ", ".join(FP16_KEEP_OPS), residual)
+    ranges = check_range(model, frames)
+    kept = residual + [name for name in ranges.kept_nodes if name not in residual]
+    log.info("converting to FP16 (FP32 kept for %s and %d node(s))", ", ".join(FP16_KEEP_OPS), len(kept))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         converted = convert_float_to_float16(
-            model, keep_io_types=True, op_block_list=list(FP16_KEEP_OPS), node_block_list=residual
+            model, keep_io_types=True, op_block_list=list(FP16_KEEP_OPS), node_block_list=kept
         )
-    converted = _repair(converted)
+    converted = _skip_fp16_round_trips(_repair(converted))
     onnx.checker.check_model(converted, full_check=True)
-    return converted, {"fp32_op_types": list(FP16_KEEP_OPS), "fp32_nodes": residual}
+    return converted, {"fp32_op_types": list(FP16_KEEP_OPS), "fp32_nodes": kept, "fp16_range": ranges.record()}
+
+
+def range_frames(request: ExportRequest, network: Network) -> Iterable[np.ndarray]:
+    """Batches of synthetic calibration frames at the export size, for the FP16 range check."""
+    from edgeir.calib.sources import open_calibration
+    from edgeir.export.calibration import DEFAULT_SOURCE
+    from edgeir.export.fp16_range import FRAMES
+
+    count = max(FRAMES, network.batch)
+    return open_calibration(DEFAULT_SOURCE, network.size, count, task=request.task).batches(network.batch, whole=True)
 
 
 def check_options(request: ExportRequest) -> None:
@@ -149,7 +197,7 @@ def make(request: ExportRequest, network: Network) -> OnnxProduct:
     graph, details, held_out = fp32_graph, {}, None
     precision = request.target.precision
     if precision == "fp16":
-        graph, details = to_fp16(fp32_graph)
+        graph, details = to_fp16(fp32_graph, range_frames(request, network))
         details["note"] = FP16_NOTE
     elif precision == "int8":
         graph, details, held_out = to_int8(fp32_graph, request, network)

@@ -1,0 +1,104 @@
+"""Whether a checkpoint's activations fit FP16, tensor by tensor, before an FP16 graph is
+made of it.
+
+FP16 holds magnitudes up to 65504; a tensor beyond it becomes infinity and the frame is
+lost (NAFNet's LayerNorm on TensorRT is the classic case). The FP32 graph is run on
+calibration frames with the peak |value| of every float tensor added as an output (Abs and
+ReduceMax inside the graph, so no feature map is kept), and every tensor whose peak comes
+within ``HEADROOM`` of the limit is computed in FP32: the node that makes it and the nodes
+that read it (a cast to FP16 on the way in would overflow as well).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgeir.models import INPUT_NAME
+
+log = logging.getLogger("edgeir")
+
+FP16_MAX = 65504.0
+HEADROOM = 4.0
+"""Peaks must stay below FP16_MAX / HEADROOM: calibration frames are a sample of what the
+camera sees, and the sums inside a convolution run higher than its output."""
+FRAMES = 4
+"""Calibration frames the peaks are measured on (the synthetic ``calib`` split by default)."""
+PEAK_PREFIX = "edgeir_peak/"
+
+
+@dataclass
+class RangeCheck:
+    peaks: dict[str, float]
+    """Peak |value| of every float tensor, by tensor name."""
+    kept_nodes: list[str]
+    """Nodes to compute in FP32: the makers and the readers of the tensors over the bound."""
+    over: dict[str, float]
+    """The tensors over the bound, with their peaks."""
+
+    @property
+    def bound(self) -> float:
+        return FP16_MAX / HEADROOM
+
+    def record(self) -> dict[str, Any]:
+        top = max(self.peaks.items(), key=lambda kv: kv[1]) if self.peaks else ("", 0.0)
+        return {"limit": FP16_MAX, "headroom": HEADROOM, "peak": round(float(top[1]), 3),
+                "peak_tensor": top[0], "over": {k: round(v, 1) for k, v in self.over.items()},
+                "kept_fp32_nodes": self.kept_nodes}
+
+
+def _float_tensors(model: Any) -> list[str]:
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    floats = {v.name for v in list(inferred.graph.value_info) + list(inferred.graph.output)
+              if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
+    weights = {t.name for t in model.graph.initializer}
+    return [out for node in model.graph.node for out in node.output
+            if out in floats and out not in weights and node.op_type != "Constant"]
+
+
+def with_peaks(model: Any) -> tuple[Any, list[str]]:
+    """A copy of ``model`` that also outputs the peak |value| of every float tensor."""
+    import onnx
+    from onnx import helper
+
+    tensors = _float_tensors(model)
+    probed = onnx.ModelProto()
+    probed.CopyFrom(model)
+    for name in tensors:
+        absolute, peak = f"{PEAK_PREFIX}abs/{name}", f"{PEAK_PREFIX}{name}"
+        probed.graph.node.extend([helper.make_node("Abs", [name], [absolute]),
+                                  helper.make_node("ReduceMax", [absolute], [peak], keepdims=0)])
+        probed.graph.output.append(helper.make_tensor_value_info(peak, onnx.TensorProto.FLOAT, []))
+    return probed, tensors
+
+
+def tensor_peaks(model: Any, batches: Iterable[np.ndarray]) -> dict[str, float]:
+    from edgeir.export.graph import session
+
+    probed, tensors = with_peaks(model)
+    runner = session(probed)
+    names = [f"{PEAK_PREFIX}{t}" for t in tensors]
+    peaks = dict.fromkeys(tensors, 0.0)
+    for batch in batches:
+        for tensor, value in zip(tensors, runner.run(names, {INPUT_NAME: batch})):
+            value = float(value)
+            peaks[tensor] = max(peaks[tensor], value) if np.isfinite(value) else float("inf")
+    return peaks
+
+
+def check_range(model: Any, batches: Iterable[np.ndarray]) -> RangeCheck:
+    peaks = tensor_peaks(model, batches)
+    over = {name: peak for name, peak in peaks.items() if not peak < FP16_MAX / HEADROOM}
+    kept = [node.name for node in model.graph.node
+            if any(t in over for t in list(node.output) + list(node.input))]
+    if over:
+        worst = max(over.items(), key=lambda kv: kv[1])
+        log.warning("%d tensor(s) would overflow FP16 (peak %.4g in %s, FP16 holds %g): %d node(s) kept in FP32",
+                    len(over), worst[1], worst[0], FP16_MAX, len(kept))
+    return RangeCheck(peaks, kept, over)
