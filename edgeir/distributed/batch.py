@@ -79,6 +79,10 @@ def restore_on_ray(
     runtime's facts (as a worker saw them opened on the driver)."""
     cluster.check()
     pairs, kept = pending(plan_all(sources, destination), overwrite, skip_existing)
+    # Workers do not share this process's working directory: they get absolute paths.
+    pairs = [(source.absolute(), output.absolute()) for source, output in pairs]
+    if Path(options.model).exists():
+        options = RestoreOptions(**{**asdict(options), "model": str(Path(options.model).absolute())})
     options, facts = _check_model(options, cluster.threads)
     items, jobs, failed = plan_items(pairs, cluster.frames_per_part, options.batch, _settings(options))
     report = RunReport(skipped=kept, failed=failed)

@@ -218,6 +218,16 @@ def test_cli_on_ray(local_ray, collection, tiny, tmp_path, capsys):
     assert "expected --workers with --ray" in capsys.readouterr().err
 
 
+def test_relative_paths_mean_the_same_files_to_the_workers(local_ray, collection, tiny, tmp_path, monkeypatch):
+    """Ray's workers do not run in the caller's working directory."""
+    (tmp_path / "model.onnx").write_bytes(tiny.read_bytes())
+    (tmp_path / "clip.avi").symlink_to(collection / "clip.avi")
+    monkeypatch.chdir(tmp_path)
+    report, _ = restore_on_ray(RestoreOptions("model.onnx"), ["clip.avi"], "relative/clip.avi",
+                               RayOptions(workers=2, frames_per_part=30))
+    assert not report.failed and (tmp_path / "relative" / "clip.avi").is_file()
+
+
 @pytest.mark.slow
 def test_convir_on_ray_equals_a_serial_run(local_ray, collection, exported_s, tmp_path):
     """The same as the first test with ConvIR-S (dynamic ONNX) instead of the tiny graph."""
