@@ -91,7 +91,8 @@ def pending(pairs: list[tuple[Path, Path]], overwrite: bool = False,
         raise EdgeIRError(f"expected new output paths, found {existing[0]}{more}: pass --skip-existing "
                           "to keep them and restore the rest, or --overwrite to replace them")
     kept = existing if skip_existing else []
-    todo = [(src, out) for src, out in pairs if out not in set(kept)]
+    keep = set(kept)
+    todo = [(src, out) for src, out in pairs if out not in keep]
     for src, out in todo:  # an output that is its input under another name, a read-only folder
         check_output(out, overwrite=True, inputs=[src])
     return todo, kept
