@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-AT_MOST_FIGURES = ("max_abs", "drop")
+AT_MOST_FIGURES = ("max_abs", "drop", "drop_db")
 """Figures where less is better (an error, a loss of dB); every other figure is a PSNR in
 dB that must reach its bound."""
 

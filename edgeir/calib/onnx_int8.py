@@ -40,15 +40,18 @@ class Scheme:
     quantize_bias: bool
     """int32 bias Q/DQ: ONNX Runtime fuses it into QLinearConv; TensorRT's parser takes no
     int32 DequantizeLinear, so the ``trt`` scheme leaves biases in float."""
+    float_readers: bool
+    """Ops beside the quantized convolutions read float tensors, not the rounded ones
+    (``edgeir.calib.qdq``): free on ONNX Runtime's CPU; TensorRT fuses a quantized residual."""
     summary: str
 
 
 SCHEMES = {
     s.name: s
     for s in (
-        Scheme("cpu", "uint8", False, True, "uint8 asymmetric activations, int8 symmetric per-channel "
+        Scheme("cpu", "uint8", False, True, True, "uint8 asymmetric activations, int8 symmetric per-channel "
                "weights (fastest on ONNX Runtime's x86 kernels)"),
-        Scheme("trt", "int8", True, False, "int8 symmetric activations and per-channel weights, "
+        Scheme("trt", "int8", True, False, False, "int8 symmetric activations and per-channel weights, "
                "every zero point 0, float biases (TensorRT explicit quantization)"),
     )
 }
@@ -156,6 +159,10 @@ def quantize(
                                "WeightSymmetric": True, "QuantizeBias": chosen.quantize_bias},
             )
         result = onnx.load(str(quantized))
+    if chosen.float_readers:
+        from edgeir.calib.qdq import restore
+
+        result = restore(result, model, [], float_readers=True)
     details = {
         "quantizer": "onnxruntime.quantization.quantize_static (QDQ)",
         "scheme": chosen.name,
@@ -164,5 +171,6 @@ def quantize(
         "quantized_op_types": list(QUANTIZED_OP_TYPES),
         "kept_fp32": list(keep_fp32),
         "kept_fp32_nodes": len(excluded),
+        "float_readers": chosen.float_readers,
     }
     return result, details

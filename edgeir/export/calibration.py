@@ -7,6 +7,7 @@ from typing import Any
 from edgeir.calib.sources import DEFAULT_COUNT, CalibrationSet, check_source, open_calibration
 from edgeir.errors import EdgeIRError
 from edgeir.export.request import ExportRequest
+from edgeir.gate import Gate
 
 DEFAULT_SOURCE = "synthetic"
 
@@ -24,6 +25,9 @@ def check_calibration_options(options: dict[str, object]) -> None:
         )
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 2):
         raise EdgeIRError(f"expected --calib-frames of at least 2 (a quarter is held out), found {count}")
+    from edgeir.calib.budget import check_budget
+
+    check_budget(options.get("max_psnr_drop"))  # type: ignore[arg-type]
 
 
 def calibration_frames(
@@ -50,6 +54,22 @@ def describe(fit: CalibrationSet, held_out: CalibrationSet) -> dict[str, object]
             "size": list(fit.size), "seed": fit.seed}
 
 
+def budget_gates(details: dict[str, Any], held_out: CalibrationSet | None) -> tuple[Gate, ...]:
+    """``--max-psnr-drop`` as a gate of the export: over it, nothing is written and the
+    error gives the best drop reached and how."""
+    if "max_psnr_drop_db" not in details or held_out is None:
+        return ()
+    from edgeir.calib.budget import budget_gate
+
+    if "budget_search" in details:
+        from edgeir.calib.steer import budget_hint
+
+        hint = budget_hint(details)
+    else:
+        hint = f"{details['accuracy_control']}; try a larger --max-psnr-drop or --calib with your own frames"
+    return (budget_gate(details["max_psnr_drop_db"], len(held_out), hint),)
+
+
 def calibration_lines(details: dict[str, Any]) -> list[str]:
     """The INT8 figures of a quantized graph: its loss on held-out frames, the calibration."""
     if "calibration" not in details:
@@ -64,4 +84,7 @@ def calibration_lines(details: dict[str, Any]) -> list[str]:
         left = details.get("higher_precision_convolutions")
         count = f" ({len(left)} convolution(s) in higher precision)" if left is not None else ""
         lines.append(f"  fp32      kept {', '.join(details['kept_fp32']) or 'nothing'}{count}")
+    if "max_psnr_drop_db" in details:
+        lines.append(f"  budget    PSNR drop {details['psnr_drop_db']} dB vs sharp frames, within the "
+                     f"{details['max_psnr_drop_db']} dB budget")
     return lines

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,12 @@ def session(model: Any) -> Any:
     import onnxruntime as ort
 
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def runner(model: Any, make_session: Callable[[Any], Any] = session) -> Callable[[np.ndarray], np.ndarray]:
+    """A function running ``model`` on a batch in one session made once."""
+    opened = make_session(model)
+    return lambda x: opened.run(None, {INPUT_NAME: x})[0]
 
 
 def run_onnx(model: Any, x: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgeir.errors import EdgeIRError
-from edgeir.export.calibration import calibration_lines
+from edgeir.export.calibration import budget_gates, calibration_lines
 from edgeir.export.graph import (
     DEFAULT_OPSET,
     FP16_KEEP_OPS,
@@ -21,6 +21,7 @@ from edgeir.export.graph import (
     embed_manifest,
     residual_adds,
     run_onnx,
+    runner,
     save_onnx,
     session,
     trace,
@@ -171,17 +172,31 @@ class OnnxProduct(Product):
 
 def to_int8(model: Any, request: ExportRequest, network: Network) -> tuple[Any, dict[str, Any], Any]:
     """(Q/DQ INT8 graph calibrated on ``--calib`` frames at the export size, what was done,
-    the held-out frames on which it was measured against the FP32 graph)."""
-    from edgeir.calib.onnx_int8 import quantize
+    the held-out frames on which it was measured against the FP32 graph); with
+    ``--max-psnr-drop``, the most sensitive convolutions back in FP32 until the drop is
+    within it."""
+    from edgeir.calib.onnx_int8 import get_scheme, quantize
     from edgeir.export.calibration import calibration_frames, describe
     from edgeir.export.sensitive import keep_fp32
 
     options, batch = request.options, network.batch
     fit, held_out = calibration_frames(request, network.size, batch)
+    budget = options["max_psnr_drop"]
+    if budget is not None:
+        from edgeir.calib.budget import check_sharp
+
+        check_sharp(held_out)
     # No default: quantizing the sensitive block costs ONNX Runtime's Conv-only INT8 no PSNR
     # (docs/benchmarks.md).
     keep = keep_fp32(options["keep_fp32"], default=())
     quantized, details = quantize(model, fit, options["int8_scheme"], options["calib_method"], keep, batch=batch)
+    if budget is not None:
+        from edgeir.calib.steer import within_budget
+
+        steered = within_budget(quantized, model, fit, held_out, batch, budget,
+                                get_scheme(options["int8_scheme"]).float_readers, runner, runner, "FP32")
+        quantized = steered.graph
+        details.update(steered.record)
     fp32_session, int8_session = session(model), session(quantized)
     details["calibration"] = describe(fit, held_out)
     details.update(held_out_agreement(lambda b: fp32_session.run(None, {INPUT_NAME: b})[0],
@@ -202,5 +217,6 @@ def make(request: ExportRequest, network: Network) -> OnnxProduct:
     elif precision == "int8":
         graph, details, held_out = to_int8(fp32_graph, request, network)
     return OnnxProduct(runtime="onnxruntime CPUExecutionProvider", versions=("onnx", "onnxruntime", "onnxslim"),
-                       details=details, held_out=held_out, opset=opset, precision=precision, graph=graph,
-                       fp32_graph=fp32_graph, label=network.rewrite.label)
+                       details=details, held_out=held_out, opset=opset, precision=precision,
+                       gates=budget_gates(details, held_out), graph=graph, fp32_graph=fp32_graph,
+                       label=network.rewrite.label)

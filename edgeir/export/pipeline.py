@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgeir.errors import EdgeIRError
-from edgeir.export.gate import check_gates
+from edgeir.export.gate import Gate, check_gates
 from edgeir.export.parity import compare
 from edgeir.export.request import ExportRequest, ExportResult, versions
 from edgeir.export.targets import Target, check_available, check_options, get_target
@@ -82,6 +82,8 @@ class Product(ABC):
     precision: str | None = None
     """What was produced, where a target offers several (Core ML's --precision, --quant)."""
     reference: str = REWRITE_REFERENCE
+    gates: tuple[Gate, ...] = ()
+    """Gates of this export beyond the target's own (``--max-psnr-drop``'s budget)."""
 
     @abstractmethod
     def run(self, x: np.ndarray) -> np.ndarray:
@@ -196,7 +198,7 @@ def export(target: str, **arguments: Any) -> ExportResult:
     parity = {"reference": product.reference, "input": described, "runtime": product.runtime,
               **compare(expected, output)}
     product.measure(x, expected, output)
-    parity["gates"] = check_gates(request.target.gates, {"parity": parity, "details": product.details},
+    parity["gates"] = check_gates(request.target.gates + product.gates, {"parity": parity, "details": product.details},
                                   f"the {request.target.name} artifact")
     manifest = request.manifest(parity=parity, details=product.details, opset=product.opset,
                                 versions=versions(*product.versions), runtime_options=product.runtime_options,

@@ -74,9 +74,10 @@ OPTIONS: dict[str, Option] = {
                "before any work. For openvino-int8 it replaces the default, the dynamic-filter module of "
                "the last full-resolution decoder block, which NNCF's INT8 hurts most; 'none' quantizes "
                "that too", "INT8 targets", metavar="NODE_OR_OP_TYPE", many=True),
-        Option("max_psnr_drop", "openvino-int8: NNCF accuracy control keeps the PSNR drop against the sharp "
-               "frames within DB (needs --calib synthetic, gopro:DIR or pairs:...)", "INT8 targets",
-               type=float, metavar="DB"),
+        Option("max_psnr_drop", "keep the PSNR drop against the sharp held-out frames within DB (needs "
+               "--calib synthetic, gopro:DIR or pairs:...): the convolutions INT8 hurts most go back to FP32 "
+               "(onnx-int8; openvino-int8 by NNCF's accuracy control) or FP16 (trt-int8); a budget that "
+               "cannot be met is refused with the best drop reached", "INT8 targets", type=float, metavar="DB"),
         Option("int8_scheme", "onnx-int8: cpu = uint8 activations, fastest on ONNX Runtime (default); trt = "
                "symmetric int8 with zero points 0, what TensorRT accepts", "INT8 targets",
                choices=("cpu", "trt"), default="cpu"),
@@ -159,7 +160,7 @@ TARGETS: dict[str, Target] = {
         ),
         Target(
             "onnx-int8", ".onnx", "int8", "onnxruntime", "onnx", ONNX_INT8,
-            _options("opset", "calib", "calib_frames", "calib_method", "keep_fp32", "int8_scheme"),
+            _options("opset", "calib", "calib_frames", "calib_method", "keep_fp32", "int8_scheme", "max_psnr_drop"),
             "edgeir.export.onnx",
             _psnr_gates(INT8_MIN_PSNR, "details.psnr_vs_fp32_graph_db", "the FP32 graph", INT8_HINT),
             "Q/DQ INT8 ONNX calibrated on your frames (--calib); --int8-scheme cpu (uint8 "
@@ -201,7 +202,7 @@ TARGETS: dict[str, Target] = {
         ),
         Target(
             "trt-int8", ".engine", "int8", "tensorrt", "tensorrt", (*ONNX_INT8, "modelopt"),
-            _options("workspace", "timing_cache", "calib", "calib_frames", "keep_fp32",
+            _options("workspace", "timing_cache", "calib", "calib_frames", "keep_fp32", "max_psnr_drop",
                      calib_method=("minmax", "entropy")),
             "edgeir.export.tensorrt",
             _psnr_gates(INT8_MIN_PSNR, "details.cpu_check.psnr_estimate_db", "the FP32 graph (FP16 emulated)",

@@ -24,7 +24,10 @@ def fp32(tmp_path_factory):
 @pytest.fixture(scope="module", params=["cpu", pytest.param("trt", marks=pytest.mark.slow)])
 def int8(request, tmp_path_factory):
     out = tmp_path_factory.mktemp("int8") / f"s_{request.param}.onnx"
-    return export("onnx-int8", output=out, shape=(256, 256), int8_scheme=request.param, calib_frames=12)
+    # The cpu scheme with a budget it meets as quantized: the budget's record, at the cost of
+    # one more pass over the held-out frames.
+    budget = {"max_psnr_drop": 1.0} if request.param == "cpu" else {}
+    return export("onnx-int8", output=out, shape=(256, 256), int8_scheme=request.param, calib_frames=12, **budget)
 
 
 def _zero_points(path):
@@ -74,6 +77,17 @@ def test_runs_and_stays_close_to_fp32(int8, fp32):
     frames = [to_chw(blurred)[0][None] for blurred, _ in SyntheticBlur("eval", (256, 256), length=3)]
     scores = [compare(reference(x), quantized(x))["psnr_db"] for x in frames]
     assert min(scores) >= INT8_FLOOR_DB, scores
+
+
+def test_budget_is_recorded_and_gated(int8):
+    details, parity = int8.manifest.details, int8.manifest.parity
+    if details["scheme"] != "cpu":
+        pytest.skip("the budget is asked of the cpu scheme's export")
+    assert details["within_budget"] and details["psnr_drop_db"] <= details["max_psnr_drop_db"] == 1.0
+    assert details["higher_precision_convolutions"] == []
+    assert details["budget_search"]["tried"][0]["restored"] == 0
+    assert {"figure": "details.psnr_drop_db", "bound": 1.0} in [
+        {k: g[k] for k in ("figure", "bound")} for g in parity["gates"]]
 
 
 @pytest.mark.slow  # keeping every Conv is found on the traced graph: a trace

@@ -17,8 +17,16 @@ from typing import Any
 import numpy as np
 
 from edgeir.errors import EdgeIRError
-from edgeir.export.calibration import calibration_lines
-from edgeir.export.graph import DEFAULT_OPSET, embed_manifest, run_onnx, save_onnx, session, trace
+from edgeir.export.calibration import budget_gates, calibration_lines
+from edgeir.export.graph import (
+    DEFAULT_OPSET,
+    embed_manifest,
+    run_onnx,
+    runner,
+    save_onnx,
+    session,
+    trace,
+)
 from edgeir.export.parity import compare, held_out_agreement
 from edgeir.export.pipeline import Network, Product, write_single
 from edgeir.export.request import ExportRequest, ExportResult
@@ -107,11 +115,26 @@ def _make_graph(request: ExportRequest, fp32: Any, network: Network) -> tuple[An
     from edgeir.export.sensitive import keep_fp32
 
     fit, held_out = calibration_frames(request, size, batch)
+    budget = request.options["max_psnr_drop"]
+    if budget is not None:
+        from edgeir.calib.budget import check_sharp
+
+        check_sharp(held_out)
     keep = keep_fp32(request.options["keep_fp32"], default=())
     kept_nodes = excluded_nodes(fp32, keep) if keep else []
     whole = len(fit) // batch * batch
     graph, details = modelopt_quantize(fp32, fit.frames[:whole], batch, request.options["calib_method"],
                                        kept_nodes, FP32_OP_TYPES)
+    if budget is not None:
+        from edgeir.calib.steer import within_budget
+        from edgeir.export.tensorrt.emulate import emulation_session
+
+        # Ranked as ONNX Runtime runs the graph (fast); the budget is held with FP16 storage
+        # emulated, the estimate of the engine the manifest records.
+        steered = within_budget(graph, fp32, fit, held_out, batch, budget, False, runner,
+                                lambda g: runner(g, emulation_session), "FP16")
+        graph = steered.graph
+        details.update(steered.record)
     details["fp32_node_count"] = count_fp32_compute(graph)
     details["kept_fp32"] = list(keep)
     details["calibration"] = describe(fit, held_out)
@@ -202,7 +225,8 @@ def make(request: ExportRequest, network: Network) -> TensorRTProduct:
     }
     return TensorRTProduct(runtime="onnxruntime CPUExecutionProvider",
                            versions=("onnx", "onnxruntime", "onnxslim", "nvidia-modelopt", "tensorrt"),
-                           details=details, held_out=held_out, opset=DEFAULT_OPSET, graph=graph, fp32_graph=fp32,
+                           details=details, held_out=held_out, opset=DEFAULT_OPSET,
+                           gates=budget_gates(details, held_out), graph=graph, fp32_graph=fp32,
                            workspace=workspace, timing_cache=request.options["timing_cache"])
 
 
