@@ -51,7 +51,7 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True) -> Benc
             result = run_target(config, target, reference, isolate)
             if target == REFERENCE:
                 reference = result.extra.pop("outputs", None)
-                if result.status != "ok":
+                if not result.ok:
                     raise EdgeIRError(f"expected the torch FP32 reference to run, found {result.status}")
             else:
                 result.extra.pop("outputs", None)
@@ -59,7 +59,7 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True) -> Benc
                 results.append(result)
             bar.console.print(f"{target}: {result.summary()}")
             bar.advance(task)
-    base = next((r for r in results if r.target == REFERENCE and r.status == "ok"), None)
+    base = next((r for r in results if r.target == REFERENCE and r.ok), None)
     finish(results, base.psnr if base is not None else None)
     machine = describe()
     _, blurred, sharp = pairs[0]

@@ -22,6 +22,7 @@ from edgeir.bench.measure import (
     finish,
     in_fresh_process,
     input_row,
+    measure_int8_share,
     measure_runtime,
     peak_rss_mb,
     record_error,
@@ -67,13 +68,17 @@ def measure_target(bundle_root: Path, target: str, settings: DeviceSettings) -> 
     try:
         runtime, facts = _open_artifact(bundle, entry, settings.device)
         result.extra.update(facts)
-        measure_runtime(result, runtime, bundle.pairs(), bundle.reference(), settings)
+        pairs = bundle.pairs()
+        measure_runtime(result, runtime, pairs, bundle.reference(), settings)
+        result.peak_rss_mb = round(peak_rss_mb(), 1)  # the runtime's own, before the profiled run
+        measure_int8_share(result, runtime, pairs[0][0], settings)
     except Skipped as exc:
         record_error(result, exc)
         return result
     except Exception as exc:  # a broken target must not end the benchmark
         record_error(result, exc)
-    result.peak_rss_mb = round(peak_rss_mb(), 1)
+    if result.peak_rss_mb is None:
+        result.peak_rss_mb = round(peak_rss_mb(), 1)
     return result
 
 

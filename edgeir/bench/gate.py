@@ -29,7 +29,7 @@ def over_budget(results: Sequence[TargetResult], gates: Sequence[Gate]) -> list[
     """One line per measured target and bound it misses."""
     lines = []
     for result in results:
-        if result.target == INPUT or result.status != "ok":
+        if result.target == INPUT or not result.ok:
             continue
         for gate in gates:
             value = result.row().get(gate.figure)

@@ -28,6 +28,7 @@ from edgeir.bench.measure import (
     Skipped,
     TargetResult,
     in_fresh_process,
+    measure_int8_share,
     measure_runtime,
     peak_rss_mb,
     record_error,
@@ -215,9 +216,11 @@ def measure(config: BenchConfig, target: str, reference: list[np.ndarray] | None
         pairs = [(blurred, sharp) for _, blurred, sharp in config.evalset]
         outputs = measure_runtime(result, runtime, pairs, reference, config)
         result.extra["outputs"] = outputs if target == REFERENCE else None
+        result.peak_rss_mb = round(peak_rss_mb(), 1)  # the runtime's own, before the profiled run
+        measure_int8_share(result, runtime, pairs[0][0], config)
     except Exception as exc:  # a broken target must not end the benchmark
         record_error(result, exc)
-    if not result.status.startswith("skipped"):  # a skipped target ran nothing worth a figure
+    if result.peak_rss_mb is None and not result.status.startswith("skipped"):  # a skipped target ran nothing worth a figure
         result.peak_rss_mb = round(peak_rss_mb(), 1)
     return result
 

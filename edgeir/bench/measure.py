@@ -8,6 +8,7 @@ plotting library.
 
 from __future__ import annotations
 
+import logging
 import math
 import resource
 import sys
@@ -25,13 +26,18 @@ from edgeir.runtimes.frames import centre_crop
 
 FIELDS = ("target", "status", "precision", "size_mb", "psnr", "ssim", "psnr_drop", "psnr_vs_fp32",
           "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "device_ms_p50", "device_ms_p90",
-          "device_ms_p99", "fps", "fps_batch", "peak_rss_mb", "export_s")
-"""``report.json`` / ``report.csv`` field names, in order: scripts rely on them."""
+          "device_ms_p99", "fps", "fps_batch", "peak_rss_mb", "export_s", "int8_mac_share")
+"""``report.json`` / ``report.csv`` field names, in order: scripts rely on them (new fields
+go at the end)."""
 DEVICE_FIELDS = ("device_ms_p50", "device_ms_p90", "device_ms_p99")
 """Filled for runtimes on a GPU only; None where the network runs on the host."""
 SAMPLE_CROP = 96
+INT8_MAC_SHARE_MIN = 0.90
+"""An INT8 target whose runtime ran less of its convolution MACs in INT8 kernels than this
+says so in its status: its speed and quality are then partly those of floating point."""
+OK = "ok"
 
-
+log = logging.getLogger("edgeir")
 
 
 class Settings(Protocol):
@@ -55,7 +61,7 @@ def check_settings(settings: Settings) -> None:
 @dataclass
 class TargetResult:
     target: str
-    status: str = "ok"
+    status: str = OK
     precision: str | None = None
     size_mb: float | None = None
     psnr: float | None = None
@@ -73,20 +79,29 @@ class TargetResult:
     fps_batch: float | None = None
     peak_rss_mb: float | None = None
     export_s: float | None = None
+    int8_mac_share: float | None = None
+    """Share (0..1) of the convolution MACs that ran in INT8 kernels, as the runtime reports
+    what it executed; None where it cannot say (TensorRT, Core ML, torch)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Not in the fixed fields: artifact path, cached export, notes, the sample crop."""
 
     def row(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in FIELDS}
 
+    @property
+    def ok(self) -> bool:
+        """Measured: ``ok``, or ``ok, NOTE`` (an INT8 target that ran too little in INT8)."""
+        return self.status == OK or self.status.startswith(OK + ", ")
+
     def summary(self) -> str:
         """One line for the log as each target finishes (the table comes at the end)."""
-        if self.status != "ok":
+        if not self.ok:
             return self.status
         if self.latency_ms_p50 is None:  # the input row: nothing ran
             return f"PSNR {self.psnr:.2f} dB, SSIM {self.ssim:.4f}"
+        note = self.status.removeprefix(OK)
         return (f"ok, {self.precision}, PSNR {self.psnr:.2f} dB, {self.latency_ms_p50:.1f} ms p50, "
-                f"{self.fps:g} FPS")
+                f"{self.fps:g} FPS{note}")
 
 
 class Skipped(Exception):
@@ -201,6 +216,43 @@ def measure_runtime(result: TargetResult, runtime: Any, pairs: Sequence[tuple[np
     result.fps_batch = _fps_batch(runtime, settings, first, result.fps)
     result.extra["sample"] = sample_crop(outputs[0])
     return outputs
+
+
+def int8_status(share: float) -> str:
+    """The status of an INT8 target below ``INT8_MAC_SHARE_MIN``; the share is rounded down,
+    so that 89.96% does not read as 90% < 90%."""
+    shown = math.floor(share * 1000) / 10
+    return f"{OK}, INT8 MACs {shown:g}% < {INT8_MAC_SHARE_MIN:.0%}"
+
+
+def measure_int8_share(result: TargetResult, runtime: Any, frame: np.ndarray, settings: Settings) -> None:
+    """Fill ``result.int8_mac_share`` from one profiled run of ``frame`` (H x W x 3 uint8), and
+    for an INT8 artifact below ``INT8_MAC_SHARE_MIN`` say so in its status. Called after the
+    timed runs and after the peak memory is read: the profiling runs in a session or request
+    of its own, whose memory is not the target's. A runtime that cannot be profiled leaves
+    the share None, with the reason in ``extra``; it does not fail the target."""
+    from edgeir.runtimes.int8_share import conv_macs
+    from edgeir.runtimes.restorer import Restorer
+
+    x = Restorer(runtime, tile=settings.tile).network_inputs(frame.astype(np.float32) / 255.0)[0]
+    try:
+        macs = conv_macs(runtime, x)
+    except Exception as exc:  # a profiler's failure leaves the figure out, not the target
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        result.extra["int8_mac_share_why"] = f"not measured: {first}"
+        if not isinstance(exc, EdgeIRError):
+            result.extra["int8_mac_share_traceback"] = traceback.format_exc()
+        log.warning("%s: the INT8 share of the convolution MACs was not measured: %s", result.target, first)
+        return
+    if macs is None or macs.share is None:
+        result.extra["int8_mac_share_why"] = (f"{runtime.info.backend} does not show its kernels here" if macs is None
+                                              else "no convolution kernel in the runtime's profile")
+        return
+    result.int8_mac_share = round(macs.share, 4)
+    result.extra["conv_macs"] = dict(macs.kernels)
+    manifest = runtime.info.manifest
+    if manifest is not None and manifest.precision == "int8" and macs.share < INT8_MAC_SHARE_MIN and result.ok:
+        result.status = int8_status(macs.share)
 
 
 INPUT = "input"

@@ -17,6 +17,11 @@ from edgeir.bench.measure import FIELDS, TargetResult
 from edgeir.fileio import atomic_path
 
 STATUS_WIDTH = 40
+HEADERS = {"int8_mac_share": "INT8 MACs"}
+"""Column titles of report.md and the terminal table where they are not the field's name
+(report.json and report.csv keep the names)."""
+PERCENT = frozenset({"int8_mac_share"})
+"""Fields held as 0..1 and shown as percentages."""
 
 
 def plain(value: Any) -> Any:
@@ -40,9 +45,11 @@ def to_csv(results: list[TargetResult]) -> str:
     return buffer.getvalue()
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, name: str = "") -> str:
     if value is None:
         return "-"
+    if name in PERCENT:
+        return f"{value * 100:.1f}%"
     if isinstance(value, float):
         return "inf" if math.isinf(value) else f"{value:g}"
     return str(value)
@@ -62,22 +69,23 @@ def to_markdown(machine: dict[str, Any], results: list[TargetResult], evaluation
         f"Evaluation: {evaluation}.", "",
         "Machine: " + "; ".join(f"{k} {_machine_value(v)}" for k, v in machine.items() if k != "libraries"), "",
         "Libraries: " + ", ".join(f"{k} {v}" for k, v in machine.get("libraries", {}).items()), "",
-        "| " + " | ".join(FIELDS) + " |",
+        "| " + " | ".join(HEADERS.get(name, name) for name in FIELDS) + " |",
         "|" + "---|" * len(FIELDS),
     ]
     for result in results:
-        lines.append("| " + " | ".join(_cell(v) for v in result.row().values()) + " |")
+        lines.append("| " + " | ".join(_cell(v, name) for name, v in result.row().items()) + " |")
     return "\n".join(lines) + "\n"
 
 
-TABLE_FIELDS = ("target", "status", "precision", "psnr", "psnr_drop", "psnr_vs_fp32", "ssim",
+TABLE_FIELDS = ("target", "status", "precision", "int8_mac_share", "psnr", "psnr_drop", "psnr_vs_fp32", "ssim",
                 "latency_ms_p50", "fps", "fps_batch", "size_mb")
 """The columns of the terminal table (report.md and report.json hold every field)."""
 
 
 def plain_table(results: list[TargetResult]) -> str:
     """The terminal table without rich (a device install): fixed-width text."""
-    rows = [list(TABLE_FIELDS)] + [[_cell(r.row()[name]) for name in TABLE_FIELDS] for r in results]
+    rows = [[HEADERS.get(name, name) for name in TABLE_FIELDS]]
+    rows += [[_cell(r.row()[name], name) for name in TABLE_FIELDS] for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_FIELDS))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
 
@@ -96,12 +104,12 @@ def print_table(results: list[TargetResult], console: Any = None) -> None:
     table = Table(title="edgeir bench")
     shown = TABLE_FIELDS
     for name in shown:
-        table.add_column(name, overflow="ellipsis", no_wrap=name in ("target", "status"),
+        table.add_column(HEADERS.get(name, name), overflow="ellipsis", no_wrap=name in ("target", "status"),
                          max_width=STATUS_WIDTH if name == "status" else None,
                          min_width=max(len(r.target) for r in results) if name == "target" and results else None)
     for result in results:
         row = result.row()
-        table.add_row(*(_cell(row[name]) for name in shown))
+        table.add_row(*(_cell(row[name], name) for name in shown))
     # Reasons are cut here; report.md and report.json hold them whole.
     (console or Console(width=None if sys.stdout.isatty() else 160)).print(table)
 
@@ -116,7 +124,7 @@ def _plot_psnr_vs_fps(results: list[TargetResult], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    measured = [r for r in results if r.status == "ok" and r.fps and r.psnr_drop is not None]
+    measured = [r for r in results if r.ok and r.fps and r.psnr_drop is not None]
     figure, axes = plt.subplots(figsize=(7, 4.5))
     # A legend, not labels beside the points: targets of nearly equal speed and drop
     # (onnx and onnx-fp16 on a CPU) put their labels on top of each other.

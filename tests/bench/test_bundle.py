@@ -64,6 +64,7 @@ def test_the_device_bench_equals_the_host_bench(host_and_bundle, tmp_path):
     assert onnx.status == "ok", onnx.status
     assert abs(onnx.psnr - host_onnx.psnr) <= 0.01 and abs(onnx.psnr_drop - host_onnx.psnr_drop) <= 0.01
     assert onnx.ssim == host_onnx.ssim and onnx.psnr_vs_fp32 > 60
+    assert onnx.int8_mac_share == host_onnx.int8_mac_share == 0.0  # the same profiling on the device
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert [t["target"] for t in report["targets"]] == ["input", "onnx"]
     assert "from the bundle" in report["evaluation"] and "power_mode" in report["machine"]

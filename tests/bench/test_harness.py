@@ -45,6 +45,7 @@ def test_reports_have_every_field(torch_and_onnx):
     assert all(onnx[f] is not None for f in FIELDS if f not in DEVICE_FIELDS), onnx
     assert all(onnx[f] is None for f in DEVICE_FIELDS), "no GPU here: the device-only time is not measured"
     assert onnx["latency_ms_p50"] <= onnx["latency_ms_p90"] <= onnx["latency_ms_p99"]
+    assert onnx["int8_mac_share"] == 0.0 and report["targets"][1]["int8_mac_share"] is None  # torch: not profiled
     assert (onnx["psnr_vs_fp32"] == "inf" or onnx["psnr_vs_fp32"] > 60) and abs(onnx["psnr_drop"]) < 0.01  # FP32 ONNX is PyTorch (bit-equal after 8-bit rounding with one thread)
     rows = list(csv.DictReader((out / "report.csv").open()))
     assert [r["target"] for r in rows] == ["input", "torch", "onnx"] and list(rows[0]) == list(FIELDS)
