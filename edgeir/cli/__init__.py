@@ -18,6 +18,7 @@ from edgeir.cli import (
     bench,
     build_engine,
     calib,
+    compare,
     export,
     info,
     pack,
@@ -31,14 +32,14 @@ from edgeir.errors import EdgeIRError
 
 __all__ = ["build_parser", "main", "parse_size"]
 
-COMMANDS = (info, export, build_engine, calib, run, serve, bench, pack, train, triton_repo)
+COMMANDS = (info, export, build_engine, calib, run, serve, bench, compare, pack, train, triton_repo)
 
 HOST_PACKAGES = {"torch": "host", "rich": "host", "onnx": "onnx", "onnxslim": "onnx", "nncf": "openvino",
                  "coremltools": "coreml", "modelopt": "tensorrt", "skimage": "data",
                  "matplotlib": "data", "albumentations": "data", "cv2": "video", "PIL": "images"}
 """Packages the host commands import, with the extra that installs each: a device install
 (numpy and one runtime) that runs a host command gets this, not a traceback."""
-HOST_COMMAND_EXTRAS = {"export": "onnx", "pack": "onnx", "bench": "onnx", "calib": "data", "train": "data"}
+HOST_COMMAND_EXTRAS = {"export": "onnx", "pack": "onnx", "bench": "onnx", "compare": "onnx", "calib": "data", "train": "data"}
 
 
 def missing_package(exc: ModuleNotFoundError, command: str) -> str | None:
