@@ -53,6 +53,11 @@ class ExportRequest:
         )
 
 
+BUDGET_KEYS = ("max_psnr_drop_db", "psnr_drop_db", "psnr_fp32_vs_sharp_db", "psnr_int8_vs_sharp_db",
+               "within_budget", "restored_to", "higher_precision_convolutions")
+"""What ``--json`` says of a ``--max-psnr-drop`` export (the manifest has the search too)."""
+
+
 @dataclass
 class ExportResult:
     artifact: Path | None
@@ -64,6 +69,8 @@ class ExportResult:
     """The summary ``edgeir export`` prints: the pipeline's lines, then the target's."""
 
     def summary(self) -> dict[str, Any]:
+        details = self.manifest.details
+        budget = {key: details[key] for key in BUDGET_KEYS if key in details} if "max_psnr_drop_db" in details else {}
         return {
             "status": self.status,
             "artifact": str(self.artifact) if self.artifact else None,
@@ -72,6 +79,7 @@ class ExportResult:
             "precision": self.manifest.precision,
             "parity": self.manifest.parity,
             "weights": self.manifest.weights["description"],
+            **({"budget": budget} if budget else {}),
             **self.extra,
         }
 

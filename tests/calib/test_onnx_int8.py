@@ -86,6 +86,8 @@ def test_budget_is_recorded_and_gated(int8):
     assert details["within_budget"] and details["psnr_drop_db"] <= details["max_psnr_drop_db"] == 1.0
     assert details["higher_precision_convolutions"] == []
     assert details["budget_search"]["tried"][0]["restored"] == 0
+    budget = int8.summary()["budget"]  # what --json prints
+    assert budget["psnr_drop_db"] == details["psnr_drop_db"] and budget["higher_precision_convolutions"] == []
     assert {"figure": "details.psnr_drop_db", "bound": 1.0} in [
         {k: g[k] for k in ("figure", "bound")} for g in parity["gates"]]
 

@@ -57,8 +57,9 @@ def fp16(tmp_path_factory):
 @pytest.fixture(scope="module")
 def int8(tmp_path_factory):
     engine = tmp_path_factory.mktemp("trt8") / "s.engine"
+    # A budget met as quantized: its record and line, for one more pass over the held-out frames.
     code, out, err = _cli("export", "--variant", "s", "--target", "trt-int8", "--shape", "256x256",
-                          "--calib-frames", "8", "-o", str(engine))
+                          "--calib-frames", "8", "--max-psnr-drop", "1.0", "-o", str(engine))
     assert code == 0, err
     return {"out": out, "onnx": engine.with_name("s.trt.onnx"), "engine": engine}
 
@@ -119,6 +120,11 @@ def test_int8_is_qdq_with_zero_points_0(int8):
     assert {op for op, _ in fp32_compute_nodes(graph)} == {"ReduceMean", "InstanceNormalization"}
     assert details["cpu_check"]["psnr_estimate_db"] >= INT8_FLOOR_DB
     assert details["psnr_vs_fp32_graph_db"] >= INT8_FLOOR_DB
+    # --max-psnr-drop 1.0, held with FP16 storage emulated
+    assert details["within_budget"] and details["psnr_drop_db"] <= 1.0
+    assert details["restored_to"] == "FP16" and details["higher_precision_convolutions"] == []
+    assert details["budget_search"]["tried"] == [{"restored": 0, "psnr_drop_db": details["psnr_drop_db"]}]
+    assert f"budget    PSNR drop {details['psnr_drop_db']} dB vs sharp frames" in int8["out"]
 
 
 def test_build_engine_from_the_graph_with_a_recording_double(fp16, tmp_path):
