@@ -7,13 +7,19 @@ calibration frames with the peak |value| of every float tensor added as an outpu
 ReduceMax inside the graph, so no feature map is kept), and every tensor whose peak comes
 within ``HEADROOM`` of the limit is computed in FP32: the node that makes it and the nodes
 that read it (a cast to FP16 on the way in would overflow as well).
+
+Every FP16 target runs this one check on the traced FP32 graph, gives the same warning and
+records the same ``fp16_range``; each keeps the nodes in its own way: ``onnx-fp16`` in the
+FP16 converter's block list, ``trt-fp16`` in ModelOpt AutoCast's node exclusion,
+``openvino-fp16`` as ops marked FP32 in the IR, ``coreml`` through the FP16 op selector of
+coremltools (or the export is refused where Core ML's ops cannot be matched to them).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,6 +35,9 @@ camera sees, and the sums inside a convolution run higher than its output."""
 FRAMES = 4
 """Calibration frames the peaks are measured on (the synthetic ``calib`` split by default)."""
 PEAK_PREFIX = "edgeir_peak/"
+LISTED = 8
+"""Layers named in the warning; the manifest's ``fp16_range`` lists them all."""
+DEFAULT_NOTE = "the nodes listed stay in FP32 in the FP16 graph"
 
 
 @dataclass
@@ -39,16 +48,39 @@ class RangeCheck:
     """Nodes to compute in FP32: the makers and the readers of the tensors over the bound."""
     over: dict[str, float]
     """The tensors over the bound, with their peaks."""
+    node_peaks: dict[str, float] = field(default_factory=dict)
+    """Each kept node's largest over-bound tensor (read or made), for the warning."""
+    makers: list[str] = field(default_factory=list)
+    """The kept nodes that make an over-bound tensor (the others only read one)."""
 
     @property
     def bound(self) -> float:
         return FP16_MAX / HEADROOM
 
-    def record(self) -> dict[str, Any]:
+    def record(self, note: str = DEFAULT_NOTE) -> dict[str, Any]:
+        """The manifest's ``fp16_range``, the same keys for every FP16 target; ``note`` says
+        how the target keeps the listed nodes in FP32."""
         top = max(self.peaks.items(), key=lambda kv: kv[1]) if self.peaks else ("", 0.0)
         return {"limit": FP16_MAX, "headroom": HEADROOM, "peak": round(float(top[1]), 3),
                 "peak_tensor": top[0], "over": {k: round(v, 1) for k, v in self.over.items()},
-                "kept_fp32_nodes": self.kept_nodes}
+                "kept_fp32_nodes": self.kept_nodes, "note": note}
+
+    def describe(self, nodes: Iterable[str] | None = None) -> str:
+        """``name (peak P), ...`` for ``nodes`` (default: the kept ones), the first ``LISTED``."""
+        names = list(self.kept_nodes if nodes is None else nodes)
+        listed = ", ".join(f"{n} (peak {self.node_peaks.get(n, float('nan')):.4g})" for n in names[:LISTED])
+        more = f" and {len(names) - LISTED} more" if len(names) > LISTED else ""
+        return listed + more
+
+    def warning(self) -> str:
+        """The one warning every FP16 target gives when layers are kept in FP32."""
+        return (f"{len(self.kept_nodes)} layer(s) reach |x| >= {self.bound:g} on the calibration frames "
+                f"(FP16 holds {FP16_MAX:g}, headroom {HEADROOM:g}) and stay in FP32: {self.describe()}")
+
+
+def warn(ranges: RangeCheck) -> None:
+    if ranges.over:
+        log.warning("%s", ranges.warning())
 
 
 def _float_tensors(model: Any) -> list[str]:
@@ -92,13 +124,20 @@ def tensor_peaks(model: Any, batches: Iterable[np.ndarray]) -> dict[str, float]:
     return peaks
 
 
-def check_range(model: Any, batches: Iterable[np.ndarray]) -> RangeCheck:
+def check_range(model: Any, batches: Iterable[np.ndarray], warn_now: bool = True) -> RangeCheck:
+    """The range check of ``model`` (an FP32 ModelProto) on ``batches``; with ``warn_now``
+    the kept layers are logged here (a target that may refuse them instead warns itself)."""
     peaks = tensor_peaks(model, batches)
     over = {name: peak for name, peak in peaks.items() if not peak < FP16_MAX / HEADROOM}
-    kept = [node.name for node in model.graph.node
-            if any(t in over for t in list(node.output) + list(node.input))]
-    if over:
-        worst = max(over.items(), key=lambda kv: kv[1])
-        log.warning("%d tensor(s) would overflow FP16 (peak %.4g in %s, FP16 holds %g): %d node(s) kept in FP32",
-                    len(over), worst[1], worst[0], FP16_MAX, len(kept))
-    return RangeCheck(peaks, kept, over)
+    kept, node_peaks, makers = [], {}, []
+    for node in model.graph.node:
+        touched = [over[t] for t in list(node.output) + list(node.input) if t in over]
+        if touched:
+            kept.append(node.name)
+            node_peaks[node.name] = max(touched)
+            if any(t in over for t in node.output):
+                makers.append(node.name)
+    ranges = RangeCheck(peaks, kept, over, node_peaks, makers)
+    if warn_now:
+        warn(ranges)
+    return ranges

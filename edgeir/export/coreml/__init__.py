@@ -4,7 +4,10 @@
 coremltools converts on any OS, but Core ML predicts only on macOS. So what can be checked
 everywhere is checked everywhere: the traced module handed to the converter against the
 faithful model, the ops and dtypes the converter wrote, the 8-bit loss in PyTorch; on macOS
-the package is also run and compared with PyTorch.
+the package is also run and compared with PyTorch. An FP16 ``coreml`` export first runs the
+FP16 range check and keeps the layers it finds in FP32 (``edgeir.export.coreml.fp16``), or
+refuses, naming them, where Core ML's ops cannot be matched to them; ``--precision fp32``
+needs no check.
 """
 
 from __future__ import annotations
@@ -27,8 +30,18 @@ from edgeir.export.coreml.convert import (
     import_coremltools,
     trace,
 )
+from edgeir.export.coreml.fp16 import NOTE as FP16_NOTE
+from edgeir.export.coreml.fp16 import (
+    RANGE_CHECK_NEEDS,
+    KeepFP32,
+    check_kept,
+    check_range_available,
+    checks_range,
+    range_check,
+)
 from edgeir.export.coreml.program import summary, weights_size
 from edgeir.export.coreml.quantize import calibrate_w8a8, quantize_weights, weight_quantized_twin
+from edgeir.export.fp16_range import warn
 from edgeir.export.gate import INT8_MIN_PSNR
 from edgeir.export.parity import compare, held_out_agreement
 from edgeir.export.pipeline import Network, Product, parity_input
@@ -45,7 +58,8 @@ FAITHFUL_REFERENCE = "faithful PyTorch ConvIR, FP32"
 
 def check_options(request: ExportRequest) -> None:
     """Options that would be ignored are refused (``--precision`` is not among
-    coreml-int8's options: it computes in FP16)."""
+    coreml-int8's options: it computes in FP16), and an FP16 export without the packages of
+    its range check."""
     options = request.options
     if options.get("quant") == "w8":
         calib = [f"--{k.replace('_', '-')}" for k in ("calib", "calib_frames") if options.get(k) is not None]
@@ -55,6 +69,8 @@ def check_options(request: ExportRequest) -> None:
     if options.get("image_input") and request.shapes.max_batch != 1:
         raise EdgeIRError(f"expected --batch 1 with --image-input (one image per call), found "
                           f"--batch {request.shapes.max_batch}")
+    if checks_range(request):
+        check_range_available()
 
 
 def _run(module: Any, x: np.ndarray, image_input: bool) -> np.ndarray:
@@ -174,12 +190,23 @@ def make(request: ExportRequest, network: Network) -> CoreMLProduct:
         details["quantizer"] = "coremltools.optimize.torch LinearQuantizer, min/max observers, Conv2d"
     if quant is not None:
         details.update(_eight_bit_loss(quant, rewrite, candidate, network.batch, network.size, held_out))
-    traced = trace(ImageIO(candidate) if image_input else candidate, request.shapes)
-    mlmodel = convert(traced, request.shapes, precision, image_input, deployment)
+    ranges = range_check(request, network) if checks_range(request) else None
+    module = ImageIO(candidate) if image_input else candidate
+    traced = trace(module, request.shapes)
+    # Core ML's module paths start above the network where ImageIO wraps it.
+    prefix = tuple(name for name, child in module.named_children() if child is candidate)
+    keep = KeepFP32(ranges, prefix) if ranges is not None and ranges.kept_nodes else None
+    mlmodel = convert(traced, request.shapes, precision, image_input, deployment, keep)
+    if ranges is not None:
+        details["fp32_ops"] = check_kept(mlmodel, ranges, prefix)
+        warn(ranges)
+        details["fp16_range"] = ranges.record(FP16_NOTE)
     if quant == "w8":
         mlmodel = quantize_weights(mlmodel)
     details["program"] = summary(mlmodel.get_spec())
-    return CoreMLProduct(runtime="torch.jit (Core ML predicts only on macOS)", versions=("coremltools",),
+    checked_with = RANGE_CHECK_NEEDS if ranges is not None else ()
+    return CoreMLProduct(runtime="torch.jit (Core ML predicts only on macOS)",
+                         versions=("coremltools", *checked_with),
                          details=details, held_out=held_out, precision=quant or precision,
                          reference=FAITHFUL_REFERENCE, mlmodel=mlmodel, traced=traced, image_input=image_input,
                          label=network.rewrite.label)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -80,15 +81,19 @@ def io_types(shapes: InputShapes, image_input: bool) -> tuple[list[Any], list[An
 
 
 def convert(traced: torch.jit.ScriptModule, shapes: InputShapes, precision: str,
-            image_input: bool, deployment: str) -> Any:
+            image_input: bool, deployment: str, keep: Callable[[Any], bool] | None = None) -> Any:
     """An ML program computing in ``precision`` (FP16 by default: what the GPU and the
-    Neural Engine run)."""
+    Neural Engine run); with FP16, ``keep`` (an op selector, True for FP16) leaves the ops
+    it refuses in FP32."""
     ct = import_coremltools()
 
     inputs, outputs = io_types(shapes, image_input)
     log.info("converting to a Core ML ML program (%s compute, %s, %s)", precision.upper(),
              shapes.describe(), DEPLOYMENT_TARGETS[deployment])
-    compute = ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32
+    if precision != "fp16":
+        compute = ct.precision.FLOAT32
+    else:
+        compute = ct.precision.FLOAT16 if keep is None else ct.transform.FP16ComputePrecision(op_selector=keep)
     with quietly("coremltools"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ct.convert(

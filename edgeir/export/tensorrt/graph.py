@@ -3,8 +3,9 @@
 TensorRT 11 builds every network strongly typed (no FP16 builder flag), so the graph itself
 must say FP16. NVIDIA ModelOpt's AutoCast, the tool NVIDIA recommends for it, converts the
 graph after a reference run on real frames, keeping in FP32 what ``onnx-fp16`` keeps
-(means and normalisation) and the residual add of the input image. The INT8 graph is made
-by ``edgeir.calib.modelopt_int8``.
+(means and normalisation), the residual add of the input image and the layers whose
+activations come near FP16's limit (``edgeir.export.fp16_range``, the check every FP16
+target runs). The INT8 graph is made by ``edgeir.calib.modelopt_int8``.
 """
 
 from __future__ import annotations
@@ -17,24 +18,41 @@ from typing import Any
 import numpy as np
 
 from edgeir.calib.modelopt_int8 import exact_names, modelopt_failed, modelopt_logging
+from edgeir.errors import EdgeIRError
 from edgeir.export.graph import FP16_KEEP_OPS as FP32_OP_TYPES
 from edgeir.export.graph import residual_adds
 from edgeir.quiet import quietly
 
 log = logging.getLogger("edgeir")
 
+AUTOCAST_NOTE = ("kept in FP32 by ModelOpt AutoCast (named in its node exclusion, and over its own "
+                 "data_max on the reference frames); the TRT-ready graph types them FP32")
+
+
+def _batches(model: Any, frames: np.ndarray) -> list[np.ndarray]:
+    """``frames`` in the batches the graph takes: its fixed batch size, or all at once."""
+    fixed = model.graph.input[0].type.tensor_type.shape.dim[0].dim_value
+    step = fixed if fixed > 0 else len(frames)
+    return [frames[i:i + step] for i in range(0, len(frames) - step + 1, step)]
+
 
 def fp16_graph(model: Any, frames: np.ndarray) -> tuple[Any, dict[str, Any]]:
     """(FP16 ModelProto with FP32 inputs/outputs, what was kept in FP32); ``frames`` feed
-    AutoCast's reference run, which keeps in FP32 any node whose values overflow FP16."""
+    the FP16 range check (``edgeir.export.fp16_range``) and AutoCast's reference run. The
+    nodes the range check keeps are excluded by name, so they stay FP32 whatever AutoCast's
+    own rule decides, and the converted graph is checked for it."""
     import onnx
+
+    from edgeir.export.fp16_range import check_range
 
     configure_logging = modelopt_logging()
     from modelopt.onnx.autocast import convert_to_mixed_precision
 
     residual = residual_adds(model)
-    log.info("converting to FP16 with ModelOpt AutoCast (FP32 kept for %s and %s)",
-             ", ".join(FP32_OP_TYPES), ", ".join(residual))
+    ranges = check_range(model, _batches(model, frames))
+    kept = residual + [name for name in ranges.kept_nodes if name not in residual]
+    log.info("converting to FP16 with ModelOpt AutoCast (FP32 kept for %s and %d node(s))",
+             ", ".join(FP32_OP_TYPES), len(kept))
     with tempfile.TemporaryDirectory(prefix="edgeir-trt-") as tmp:
         source, reference = Path(tmp) / "fp32.onnx", Path(tmp) / "reference.npz"
         onnx.save(model, str(source))
@@ -44,18 +62,38 @@ def fp16_graph(model: Any, frames: np.ndarray) -> tuple[Any, dict[str, Any]]:
             try:
                 converted = convert_to_mixed_precision(
                     str(source), "fp16", keep_io_types=True, calibration_data=str(reference),
-                    op_types_to_exclude=list(FP32_OP_TYPES), nodes_to_exclude=exact_names(residual),
+                    op_types_to_exclude=list(FP32_OP_TYPES), nodes_to_exclude=exact_names(kept),
                     providers=["cpu"],
                 )
             except Exception as exc:  # ModelOpt raises bare Exceptions and ORT errors alike
                 raise modelopt_failed("convert the graph to FP16", exc) from exc
     onnx.checker.check_model(converted, full_check=True)
+    left = not_fp32(converted, ranges.kept_nodes)
+    if left:
+        raise EdgeIRError(f"expected ModelOpt AutoCast to keep the {len(ranges.kept_nodes)} node(s) the FP16 range "
+                          f"check names in FP32, found {len(left)} not: {ranges.describe(left)}; nothing was written")
     return converted, {
         "tool": "NVIDIA ModelOpt AutoCast",
         "fp32_op_types": list(FP32_OP_TYPES),
-        "fp32_nodes": residual,
+        "fp32_nodes": kept,
         "fp32_node_count": count_fp32_compute(converted),
+        "fp16_range": ranges.record(AUTOCAST_NOTE),
     }
+
+
+def not_fp32(model: Any, names: list[str]) -> list[str]:
+    """Of the nodes ``names``, those that are missing from ``model`` or read or write a
+    tensor it types FP16."""
+    import onnx
+    from onnx import TensorProto
+
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    types = {v.name: v.type.tensor_type.elem_type for v in
+             [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]}
+    types.update({t.name: t.data_type for t in inferred.graph.initializer})
+    nodes = {n.name: n for n in inferred.graph.node}
+    return [name for name in names if name not in nodes
+            or any(types.get(t) == TensorProto.FLOAT16 for t in [*nodes[name].input, *nodes[name].output])]
 
 
 def fp32_compute_nodes(model: Any) -> list[tuple[str, str]]:

@@ -64,6 +64,8 @@ def test_default_is_enumerated_fp16_with_manifest(fp16):
     program = summary(_spec(package))
     assert program["compute_dtype"] == "FLOAT16" and program["not_in_compute_dtype"] == []
     assert manifest.details["program"] == program
+    # the FP16 range check ran on the demo weights and kept nothing in FP32
+    assert manifest.details["fp16_range"]["kept_fp32_nodes"] == manifest.details["fp32_ops"] == []
     # The traced module is the faithful model's computation, checked before conversion.
     assert manifest.parity["max_abs"] <= 1e-5
 

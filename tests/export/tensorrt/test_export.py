@@ -100,6 +100,7 @@ def test_fp16_keeps_fp32_where_it_must(fp16):
     kept = fp32_compute_nodes(graph)
     assert {op for op, _ in kept} == {"ReduceMean", "InstanceNormalization", "Add"}
     assert [name for op, name in kept if op == "Add"] == manifest.details["fp32_nodes"]  # the input residual
+    assert manifest.details["fp16_range"]["kept_fp32_nodes"] == []  # the demo weights fit FP16
     assert not any(op == "Conv" for op, _ in kept)
     cpu = manifest.details["cpu_check"]
     assert cpu["psnr_fp16_emulated_db"] >= FP16_EMULATED_FLOOR_DB
