@@ -17,7 +17,7 @@ def test_help_lists_only_commands_that_exist(capsys):
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
     assert set(commands.choices) == {"info", "export", "build-engine", "calib", "run", "serve", "bench", "pack", "train",
-                                     "triton-repo"}
+                                     "triton-repo", "compare"}
 
 
 def test_help_does_not_import_torch():
