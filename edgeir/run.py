@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edgeir.data.io import (
     VideoReader,
@@ -118,28 +120,53 @@ def restore_files(
         return report
     with progress_bar() as bar:
         task = bar.add_task("restoring", total=len(images))
-        for src, out in images:
-            try:
-                write_image(out, restorer.restore(read_image(src)))
-            except EdgeIRError as exc:  # unreadable, or a frame this model cannot take
-                report.failed.append((src, str(exc)))
-                bar.console.print(f"[yellow]skipped[/] {src}: {exc}")
-            else:
-                report.written.append(out)
-                report.frames += 1
-            bar.advance(task)
+        done = 0
+        while done < len(images):  # a stream ends at a failed image; the next starts after it
+            done += _restore_images(restorer, images[done:], report, bar, task)
     return report
+
+
+def _restore_images(restorer: Restorer, images: list[tuple[Path, Path]], report: RunReport,
+                    bar: Any, task: Any) -> int:
+    """Read, restore and write ``images`` in a pipeline (reading in its first thread, writing
+    here), one at a time as ``restore`` does each, until one cannot be read or restored:
+    that one is reported. Returns how many images were handled."""
+    handled = 0
+
+    def skip(src: Path, exc: EdgeIRError) -> None:
+        report.failed.append((src, str(exc)))
+        bar.console.print(f"[yellow]skipped[/] {src}: {exc}")
+        bar.advance(task)
+
+    with closing(restorer.stream((read_image(src) for src, _ in images), group=False)) as restored:
+        try:
+            for frame in restored:
+                src, out = images[handled]
+                handled += 1
+                try:
+                    write_image(out, frame)
+                except EdgeIRError as exc:
+                    skip(src, exc)
+                else:
+                    report.written.append(out)
+                    report.frames += 1
+                    bar.advance(task)
+        except EdgeIRError as exc:  # unreadable, or a frame this model cannot take
+            skip(images[handled][0], exc)
+            handled += 1
+    return handled
 
 
 def _restore_video(restorer: Restorer, src: Path, out: Path, report: RunReport) -> None:
     with VideoReader(src) as reader, VideoWriter(out, reader.fps) as writer, progress_bar() as bar:
         task = bar.add_task(f"restoring {src.name}", total=reader.frame_count or None)
         done = 0
-        for batch in reader.batches(restorer.batch):
-            for restored in restorer.restore_batch(batch):
-                writer.write(restored)
-            bar.advance(task, len(batch))
-            done += len(batch)
+        # Frames are decoded in the stream's first thread and written here while the next run.
+        with closing(restorer.stream(reader)) as restored:
+            for frame in restored:
+                writer.write(frame)
+                bar.advance(task)
+                done += 1
         reader.check_complete(done, out)
     report.frames += done
     report.written.append(out)

@@ -85,3 +85,68 @@ def test_run_by_name_says_which_weights(name, weights, inputs, capsys):
     assert read_image(out).shape == (40, 50, 3)
     printed = capsys.readouterr().out
     assert "restored 1 frame(s) with torch" in printed and f"weights  {weights}" in printed
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A residual 3x3 convolution in ONNX: restores in milliseconds."""
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    from tests.runtimes.tiny_conv import residual
+
+    return residual(tmp_path_factory.mktemp("model") / "tiny.onnx")
+
+
+def test_run_video_equals_restoring_batch_by_batch(tiny, inputs, tmp_path):
+    """The pipelined run writes what restoring the frames batch by batch writes."""
+    from edgeir import Restorer
+
+    out = tmp_path / "restored.avi"
+    assert cli.main(["run", str(tiny), str(inputs / "clip.avi"), "-o", str(out), "--batch", "3"]) == 0
+    restorer = Restorer(str(tiny), batch=3)
+    with VideoReader(inputs / "clip.avi") as reader, VideoWriter(tmp_path / "expected.avi", reader.fps) as writer:
+        for batch in reader.batches(3):
+            for restored in restorer.restore_batch(batch):
+                writer.write(restored)
+    with VideoReader(out) as got, VideoReader(tmp_path / "expected.avi") as expected:
+        pairs = list(zip(got, expected, strict=True))
+    assert len(pairs) == 4 and all(np.array_equal(a, b) for a, b in pairs)
+
+
+def test_run_folder_equals_restoring_image_by_image(tiny, inputs, capsys):
+    from edgeir import Restorer
+
+    out = inputs / "restored"
+    assert cli.main(["run", str(tiny), str(inputs / "frames"), "-o", str(out), "--batch", "2"]) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    restorer = Restorer(str(tiny), batch=2)
+    for name in ("a.png", "b.png"):
+        expected = restorer.restore(read_image(inputs / "frames" / name))
+        got = read_image(out / name)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    err = capsys.readouterr().err
+    assert err.count("edgeir: skipped") == 1 and "corrupt.png" in err and "1 input(s) could not be restored" in err
+
+
+def test_a_frame_the_model_refuses_is_reported_once_and_the_run_goes_on(tiny, tmp_path):
+    """An image that fails inside the model ends one stream; the next image starts another."""
+    from edgeir import EdgeIRError, Restorer
+    from edgeir.run import restore_files
+    from edgeir.runtimes import load
+    from tests.runtimes.test_stream import Recording
+
+    class RefusingWide(Recording):
+        def _run(self, x):
+            if x.shape[3] == 288:
+                raise EdgeIRError("expected a narrow frame, found a wide one")
+            return super()._run(x)
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for name, shape in [("a.png", (40, 50, 3)), ("b.png", (40, 270, 3)), ("c.png", (60, 60, 3)),
+                        ("d.png", (40, 280, 3)), ("e.png", (30, 30, 3))]:
+        write_image(folder / name, rng.integers(0, 256, shape, dtype=np.uint8))
+    report = restore_files(Restorer(RefusingWide(load(tiny, device="cpu"))), folder, tmp_path / "out")
+    assert [p.name for p in report.written] == ["a.png", "c.png", "e.png"] and report.frames == 3
+    assert [(p.name, reason) for p, reason in report.failed] == [
+        ("b.png", "expected a narrow frame, found a wide one"), ("d.png", "expected a narrow frame, found a wide one")]

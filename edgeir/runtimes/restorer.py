@@ -4,11 +4,16 @@ Made for a camera loop: any frame size is made legal (pad up, crop back), frames
 than ``tile`` are restored as overlapping tiles blended with linear ramps, tiles and
 frames are batched, and one Restorer may be shared by several threads (it holds no
 per-call state; ONNX Runtime sessions and inference-mode torch modules are thread-safe).
+``stream`` restores a sequence (a video, a folder) with preparation, the network and
+finishing of neighbouring frames overlapped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,10 @@ from edgeir.runtimes.frames import FrameFormat, from_chw, pad_to, to_chw
 from edgeir.runtimes.memory import check_fits
 
 Size = tuple[int, int]
+Converted = tuple[np.ndarray, FrameFormat, "np.ndarray | None"]
+"""What ``to_chw`` returns: 3 x H x W float32, the frame's format, its alpha plane."""
+_POLL = 0.05
+"""Seconds a pipeline thread waits on a queue before it looks at the stop flag again."""
 
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -40,6 +49,72 @@ def _ramp(tile: int, overlap: int, blend_start: bool, blend_end: bool) -> np.nda
         if blend_end:
             weight[-overlap:] = rise[::-1]
     return weight
+
+
+@dataclass
+class _Job:
+    """Frames of one size on their way through the network: what ``_prepare`` made of them
+    and what ``_finish`` needs to turn the network's outputs back into frames."""
+
+    formats: list[tuple[FrameFormat, np.ndarray | None]]
+    height: int
+    width: int
+    batches: list[tuple[np.ndarray, int]]
+    boxes: list[tuple[int, int]] | None = None
+    """Corners of the tiles of the one frame of a tiled job; None when frames run whole."""
+    padded: Size = (0, 0)
+    """The tiled frame's padded size."""
+
+
+_END = object()
+
+
+@dataclass
+class _Failure:
+    """An exception on its way down the pipeline to the caller, in the place of the frame
+    it stopped."""
+
+    exc: BaseException
+
+
+class _Pipeline:
+    """Bounded hand-overs between the threads of one ``stream``, all of which give up as
+    soon as ``stop`` is set (the caller stopped iterating, or an error ended the stream)."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+    def put(self, sink: queue.Queue, item: object) -> bool:
+        while not self.stop.is_set():
+            try:
+                sink.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def get(self, source: queue.Queue) -> Any:
+        while not self.stop.is_set():
+            try:
+                return source.get(timeout=_POLL)
+            except queue.Empty:
+                pass
+        return _END
+
+
+def _stage(pipe: _Pipeline, source: queue.Queue, sink: queue.Queue, work: Callable[[Any], Any]) -> None:
+    """A middle stage: ``work`` on every item, in order; an error, the end or a stop passes
+    down and ends the thread."""
+    try:
+        while True:
+            item = pipe.get(source)
+            if item is _END or isinstance(item, _Failure):
+                pipe.put(sink, item)
+                return
+            if not pipe.put(sink, work(item)):
+                return
+    except BaseException as exc:  # a failing runtime: the caller raises it at this frame
+        pipe.put(sink, _Failure(exc))
 
 
 class Restorer:
@@ -120,7 +195,10 @@ class Restorer:
 
     def _batches(self, tensors: list[np.ndarray]) -> list[tuple[np.ndarray, int]]:
         """The arrays the runtime is called with, each with how many of its items are real
-        (a static batch is filled up with copies of the last one)."""
+        (a static batch is filled up with copies of the last one). Every tensor has one
+        shape: the memory estimate is made once, before any batch is stacked."""
+        _, h, w = tensors[0].shape
+        check_fits(self.runtime.max_batch or min(self.batch, len(tensors)), h, w, self.runtime.info.device)
         batches = []
         for i in range(0, len(tensors), self.batch):
             group = tensors[i : i + self.batch]
@@ -130,24 +208,10 @@ class Restorer:
             batches.append((np.stack(group).astype(np.float32, copy=False), real))
         return batches
 
-    def _run_batches(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
-        out: list[np.ndarray] = []
-        if tensors:  # every batch has one shape: estimate once, before any is stacked or run
-            _, h, w = tensors[0].shape
-            check_fits(self.runtime.max_batch or min(self.batch, len(tensors)), h, w, self.runtime.info.device)
-        for batch, real in self._batches(tensors):
-            out.extend(self.runtime(batch)[:real])
-        return out
-
     def _whole_inputs(self, images: list[np.ndarray]) -> list[np.ndarray]:
         _, h, w = images[0].shape
         ph, pw = self._padded_size(h, w)
         return [pad_to(img, ph, pw) for img in images]
-
-    def _restore_whole(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        _, h, w = images[0].shape
-        restored = self._run_batches(self._whole_inputs(images))
-        return [r[:, :h, :w] for r in restored]
 
     def _tiling(self, image: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """The padded image and the top-left corner of every tile."""
@@ -158,13 +222,42 @@ class Restorer:
         ys, xs = _starts(ph, th, self.overlap), _starts(pw, tw, self.overlap)
         return padded, [(y, x) for y in ys for x in xs]
 
-    def _restore_tiled(self, image: np.ndarray) -> np.ndarray:
-        th, tw = self.tile
+    def _needs_tiles(self, h: int, w: int) -> bool:
+        return self.tile is not None and (h > self.tile[0] or w > self.tile[1])
+
+    # One frame's work in three steps, shared by restore_batch and stream: _prepare (pad or
+    # tile, batch), _infer (the network), _finish (crop or blend, back to the frame's format).
+
+    def _prepare(self, converted: list[Converted]) -> _Job:
+        """``to_chw`` frames of one size: all of them whole, or one frame in tiles."""
+        image = converted[0][0]
         _, h, w = image.shape
+        formats = [(fmt, alpha) for _, fmt, alpha in converted]
+        if not self._needs_tiles(h, w):
+            return _Job(formats, h, w, self._batches(self._whole_inputs([c[0] for c in converted])))
+        th, tw = self.tile
         padded, boxes = self._tiling(image)
-        _, ph, pw = padded.shape
-        tiles = self._run_batches([padded[:, y : y + th, x : x + tw] for y, x in boxes])
-        total = np.zeros_like(padded)
+        batches = self._batches([padded[:, y : y + th, x : x + tw] for y, x in boxes])
+        return _Job(formats, h, w, batches, boxes, (padded.shape[1], padded.shape[2]))
+
+    def _infer(self, job: _Job) -> list[np.ndarray]:
+        out: list[np.ndarray] = []
+        for batch, real in job.batches:
+            out.extend(self.runtime(batch)[:real])
+        return out
+
+    def _finish(self, job: _Job, outputs: list[np.ndarray]) -> list[np.ndarray]:
+        h, w = job.height, job.width
+        if job.boxes is None:
+            restored = [r[:, :h, :w] for r in outputs]
+        else:
+            restored = [self._blend(job.boxes, job.padded, outputs)[:, :h, :w]]
+        return [from_chw(r, fmt, alpha) for r, (fmt, alpha) in zip(restored, job.formats)]
+
+    def _blend(self, boxes: list[tuple[int, int]], padded: Size, tiles: list[np.ndarray]) -> np.ndarray:
+        th, tw = self.tile
+        ph, pw = padded
+        total = np.zeros((tiles[0].shape[0], ph, pw), dtype=np.float32)
         weights = np.zeros((1, ph, pw), dtype=np.float32)
         for (y, x), tile in zip(boxes, tiles):
             wy = _ramp(th, self.overlap, y > 0, y + th < ph)
@@ -172,23 +265,18 @@ class Restorer:
             weight = wy[:, None] * wx[None, :]
             total[:, y : y + th, x : x + tw] += tile * weight
             weights[:, y : y + th, x : x + tw] += weight
-        return (total / weights)[:, :h, :w]
+        return total / weights
+
+    def _groups(self, converted: list[Converted]) -> list[list[Converted]]:
+        """Frames of one size as ``_prepare`` takes them: together, or one by one in tiles."""
+        _, h, w = converted[0][0].shape
+        return [[c] for c in converted] if self._needs_tiles(h, w) else [converted]
 
     def network_inputs(self, frame: np.ndarray) -> list[np.ndarray]:
         """The N x 3 x H x W arrays ``restore(frame)`` hands the runtime (padded, tiled,
         batched): what a device-only timing of that frame has to run."""
-        image = to_chw(frame, self.color, self.value_range)[0]
-        _, h, w = image.shape
-        if self._needs_tiles(h, w):
-            th, tw = self.tile
-            padded, boxes = self._tiling(image)
-            tensors = [padded[:, y : y + th, x : x + tw] for y, x in boxes]
-        else:
-            tensors = self._whole_inputs([image])
-        return [batch for batch, _ in self._batches(tensors)]
-
-    def _needs_tiles(self, h: int, w: int) -> bool:
-        return self.tile is not None and (h > self.tile[0] or w > self.tile[1])
+        job = self._prepare([to_chw(frame, self.color, self.value_range)])
+        return [batch for batch, _ in job.batches]
 
     def restore(self, frame: np.ndarray) -> np.ndarray:
         """One frame; returns the restored frame in the frame's own dtype and layout."""
@@ -202,13 +290,89 @@ class Restorer:
         shapes = {c[0].shape for c in converted}
         if len(shapes) > 1:
             raise EdgeIRError(f"expected frames of one size in a batch, found {sorted(shapes)}")
-        images = [c[0] for c in converted]
-        _, h, w = images[0].shape
-        if self._needs_tiles(h, w):
-            restored = [self._restore_tiled(img) for img in images]
-        else:
-            restored = self._restore_whole(images)
-        return [from_chw(r, fmt, alpha) for r, (_, fmt, alpha) in zip(restored, converted)]
+        restored: list[np.ndarray] = []
+        for group in self._groups(converted):  # a tiled frame's tiles are prepared only when its turn comes
+            job = self._prepare(group)
+            restored += self._finish(job, self._infer(job))
+        return restored
+
+    def stream(self, frames: Iterable[np.ndarray], depth: int = 2, *, group: bool = True) -> Iterator[np.ndarray]:
+        """Restored frames of ``frames``, in order, with the next frames prepared and the
+        last ones finished while the network runs: a thread prepares (``to_chw``, padding,
+        tiling), one runs the network, one finishes (crop, blend, back to the frame's
+        format), at most ``depth`` frames (or batches) waiting between two of them, so a
+        long video holds a few frames in memory. Each frame is handled on its own (sizes
+        may change); with ``group`` and ``batch`` > 1, consecutive whole frames of one size
+        share a network batch as in ``restore_batch``; ``group=False`` runs them one by one
+        as ``restore`` does. The outputs are ``restore``'s.
+
+        An error at a frame (in ``frames`` itself or in any step) is raised here after the
+        frames before it, and the threads stop, as they do when the caller stops iterating
+        (closes the generator). Plain threads around the runtime's synchronous call: ONNX
+        Runtime and OpenVINO release the GIL while they compute, so one thread on each side
+        of the network is what overlaps the work; more requests in flight
+        (OpenVINO's AsyncInferQueue, ONNX Runtime's run_async) would only split the same
+        cores between frames, and TensorRT and Core ML take one call at a time."""
+        if not isinstance(depth, int) or depth < 1:
+            raise EdgeIRError(f"expected a stream depth of at least 1, found {depth!r}")
+        return self._stream(iter(frames), depth, group)
+
+    def _stream(self, frames: Iterator[np.ndarray], depth: int, group: bool) -> Iterator[np.ndarray]:
+        pipe = _Pipeline()
+        prepared, inferred, finished = (queue.Queue(depth) for _ in range(3))
+        stages = [
+            (self._produce, (frames, pipe, prepared, group), "prepare"),
+            (_stage, (pipe, prepared, inferred, lambda job: (job, self._infer(job))), "infer"),
+            (_stage, (pipe, inferred, finished, lambda done: self._finish(*done)), "finish"),
+        ]
+        threads = [threading.Thread(target=target, args=args, name=f"edgeir-{name}", daemon=True)
+                   for target, args, name in stages]
+        try:
+            for thread in threads:
+                thread.start()
+            while True:
+                item = pipe.get(finished)
+                if item is _END:
+                    return
+                if isinstance(item, _Failure):
+                    raise item.exc
+                yield from item
+        finally:
+            pipe.stop.set()
+            for thread in threads:
+                if thread.ident is not None:
+                    thread.join()
+
+    def _produce(self, frames: Iterator[np.ndarray], pipe: _Pipeline, sink: queue.Queue, group: bool) -> None:
+        """The first stage: frames pulled from the caller's iterator (in this thread, so
+        that reading a file overlaps the network too), converted, grouped and prepared."""
+        pending: list[Converted] = []
+
+        def flush() -> bool:
+            nonlocal pending
+            ready, pending = pending, []
+            return not ready or pipe.put(sink, self._prepare(ready))
+
+        try:
+            try:
+                for frame in frames:
+                    if pipe.stop.is_set():
+                        return
+                    converted = to_chw(frame, self.color, self.value_range)
+                    _, h, w = converted[0].shape
+                    tiled = self._needs_tiles(h, w)
+                    if pending and (tiled or converted[0].shape != pending[0][0].shape) and not flush():
+                        return
+                    pending.append(converted)
+                    if (tiled or not group or len(pending) >= self.batch) and not flush():
+                        return
+            except BaseException:
+                flush()  # the frames before the one that failed, then its error
+                raise
+            if flush():
+                pipe.put(sink, _END)
+        except BaseException as exc:  # KeyboardInterrupt and SystemExit too: the caller must hear of it
+            pipe.put(sink, _Failure(exc))
 
     def close(self) -> None:
         self.runtime.close()

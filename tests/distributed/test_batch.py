@@ -23,24 +23,7 @@ from edgeir.distributed.worker import RestoreOptions  # noqa: E402
 from edgeir.errors import EdgeIRError  # noqa: E402
 from edgeir.run import restore_files  # noqa: E402
 from edgeir.runtimes.restorer import Restorer  # noqa: E402
-
-
-def tiny_onnx(path: Path) -> Path:
-    """A real ONNX model that ONNX Runtime runs in a millisecond: a random 3x3 convolution
-    added to its input, so that every pixel's output depends on its neighbours."""
-    onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
-    from onnx import TensorProto, helper, numpy_helper
-
-    weight = (np.random.default_rng(0).standard_normal((3, 3, 3, 3)) * 0.2).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Add", ["x", "c"], ["y"])],
-        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, "h", "w"])],
-        [numpy_helper.from_array(weight, "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
-    return path
+from tests.runtimes.tiny_conv import residual as tiny_onnx  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Tiny convolution graphs for the tests of what ran in INT8: built with onnx's helper and
-quantized with ONNX Runtime's quantizer in a second or two, with their MACs known by hand.
+quantized with ONNX Runtime's quantizer in a second or two, with their MACs known by hand;
+and ``residual``, a tiny image restorer for the tests of what runs around a network.
 
 The graph: 3 -> 16 (3x3), ReLU, depthwise 16 (3x3), 1x1 16 -> 16 and, with
 ``transposed``, a 2x2 stride-2 ConvTranspose 16 -> 8; any H x W (multiples of 16 channels
@@ -81,3 +82,24 @@ def quantize(fp32: Path, kind: str = "qdq") -> Path:
     quantize_static(fp32, out, Frames(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8, per_channel=True)
     return out
+
+
+def residual(path: Path) -> Path:
+    """A real ONNX restorer that ONNX Runtime runs in a millisecond: a random 3x3 convolution
+    added to its input (N x 3 x H x W in and out, any N, H, W), so that every pixel's output
+    depends on its neighbours."""
+    import pytest
+
+    onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = (np.random.default_rng(0).standard_normal((3, 3, 3, 3)) * 0.2).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Add", ["x", "c"], ["y"])],
+        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+        [numpy_helper.from_array(weight, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
