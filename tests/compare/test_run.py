@@ -26,6 +26,7 @@ def fp32_vs_int8(exported_s, exported_int8):
     return compare_layers(exported_s.artifact, exported_int8.artifact, count=1, progress=False)
 
 
+@pytest.mark.slow  # an INT8 export of its own (calibration): 40 s on 2 cores
 def test_int8_keeps_every_convolution_name_of_the_fp32_graph(fp32_vs_int8):
     assert len(fp32_vs_int8.layers) == 144  # 142 Conv + 2 ConvTranspose in ConvIR-S
     assert fp32_vs_int8.unmatched_a == [] and fp32_vs_int8.unmatched_b == []
@@ -33,6 +34,7 @@ def test_int8_keeps_every_convolution_name_of_the_fp32_graph(fp32_vs_int8):
                                    "batch": 1}
 
 
+@pytest.mark.slow
 def test_int8_error_is_finite_per_layer_with_a_jump_and_worst_layer(fp32_vs_int8):
     names = [layer.name for layer in fp32_vs_int8.layers]
     assert all(math.isfinite(layer.psnr_db) and layer.max_abs > 0 for layer in fp32_vs_int8.layers)
@@ -52,6 +54,7 @@ def test_pytorch_matches_every_onnx_convolution_with_float_error(exported_s):
     assert result.output.max_abs < 1e-4 and result.output.psnr_db > 80
 
 
+@pytest.mark.slow
 def test_a_static_artifact_sets_the_size(exported_s, exported_int8):
     with pytest.raises(EdgeIRError, match="expected --size 256x256"):
         compare_layers(exported_s.artifact, exported_int8.artifact, size=(512, 512), progress=False)
