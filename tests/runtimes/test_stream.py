@@ -172,13 +172,21 @@ def test_ctrl_c_in_the_caller_stops_the_threads(tiny):
             time.sleep(0.01)
             return super()._run(x)
 
+    import signal
+
     frame = _frames([(40, 56, 3)])[0]
     timer = threading.Timer(0.2, _thread.interrupt_main)
-    with pytest.raises(KeyboardInterrupt):
-        timer.start()
-        for _ in Restorer(Slow(tiny)).stream(itertools.repeat(frame)):
-            pass
-    timer.join()
+    # interrupt_main calls the SIGINT handler: Python's own, whatever an earlier test (Ray)
+    # left installed; and the frames end, so that a lost interrupt fails instead of hanging.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            timer.start()
+            for _ in Restorer(Slow(tiny)).stream(itertools.repeat(frame, 1000)):
+                pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        timer.join()
 
 
 def test_the_next_frame_is_read_while_the_network_runs(tiny):
