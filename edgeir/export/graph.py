@@ -23,6 +23,11 @@ from edgeir.shapes import InputShapes
 log = logging.getLogger("edgeir")
 
 DEFAULT_OPSET = 17
+"""The opset of the graphs OpenVINO and TensorRT targets are made from."""
+ONNX_TARGETS_OPSET = 20
+"""The onnx targets' default: opset 20 has a Gelu op. In an INT8 graph a convolution's
+output then reaches GELU through one DequantizeLinear; the opset-17 decomposition reads it
+through two and ONNX Runtime cannot fuse it back (docs/benchmarks.md, issue 23)."""
 OPSETS = range(14, 21)
 OUTPUT_NAME = OUTPUT_NAMES[-1]
 

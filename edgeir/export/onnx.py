@@ -15,8 +15,8 @@ import numpy as np
 from edgeir.errors import EdgeIRError
 from edgeir.export.calibration import budget_gates, calibration_lines
 from edgeir.export.graph import (
-    DEFAULT_OPSET,
     FP16_KEEP_OPS,
+    ONNX_TARGETS_OPSET,
     OPSETS,
     embed_manifest,
     residual_adds,
@@ -207,7 +207,7 @@ def to_int8(model: Any, request: ExportRequest, network: Network) -> tuple[Any, 
 
 
 def make(request: ExportRequest, network: Network) -> OnnxProduct:
-    opset = request.options["opset"] or DEFAULT_OPSET
+    opset = request.options["opset"] or ONNX_TARGETS_OPSET
     fp32_graph = trace(network.rewrite, request.shapes, opset)
     graph, details, held_out = fp32_graph, {}, None
     precision = request.target.precision

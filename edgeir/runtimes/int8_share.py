@@ -195,7 +195,7 @@ def conv_macs(runtime: Any, x: np.ndarray) -> ConvMacs | None:
     if backend == "onnxruntime":
         return onnxruntime_conv_macs(runtime.session, runtime.path, x)
     if backend == "openvino":
-        return openvino_conv_macs(runtime.compiled, x)
+        return openvino_conv_macs(runtime.compiled_for(tuple(x.shape)), x)
     return None
 
 

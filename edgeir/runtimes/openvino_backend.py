@@ -3,11 +3,16 @@
 The options matter: an ``openvino`` artifact pins ``INFERENCE_PRECISION_HINT=f32``
 because the CPU plugin otherwise computes in bf16 where the CPU has it. The precision
 reported is the one the compiled model says it uses, not the one the file stores.
+
+An IR with dynamic sizes is also compiled once per input shape it meets, reshaped to that
+shape: the CPU plugin fuses element-wise chains and plans memory only for static shapes
+(docs/benchmarks.md, issue 23), and a camera loop or a tiled frame meets one or two shapes.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,9 @@ from edgeir.runtimes.base import (
 )
 
 PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
+SHAPES_KEPT = 4
+"""Compiled shapes kept per runtime, the least recently used dropped first: a stream meets
+one shape, a tiled frame its tile batch and the remainder."""
 
 
 def precision_name(compiled: Any) -> str:
@@ -58,6 +66,22 @@ def _without_location(exc: Exception) -> Exception:
     lines = [line for line in str(exc).strip().splitlines()
              if line.strip() and not line.startswith(("Exception from src", "Check "))]
     return RuntimeError(lines[0] if lines else str(exc))
+
+
+class _Compiled:
+    """A compiled model and one infer request per thread that uses it (``compiled(...)``
+    would share one request between threads), so a Restorer can be shared as its docstring
+    says."""
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+        self._requests = threading.local()
+
+    def request(self) -> Any:
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self.compiled.create_infer_request()
+        return request
 
 
 class OpenVinoRuntime(Runtime):
@@ -96,7 +120,11 @@ class OpenVinoRuntime(Runtime):
             raise EdgeIRError(
                 f"expected OpenVINO to compile {path.name} for {target} with {options or 'no options'}: {first}"
             ) from None
-        self._requests = threading.local()
+        self._as_read = _Compiled(self.compiled)
+        self._model, self._compile = model, lambda m: core.compile_model(m, target, options)
+        self._by_shape: OrderedDict[tuple[int, ...], _Compiled] = OrderedDict()
+        self._lock = threading.Lock()
+        self.specialize = not dims.is_static
         used = precision_name(self.compiled)
         stored = manifest.precision if manifest else "fp32"
         precision = PRECISION_NAMES.get(used, used)
@@ -104,16 +132,37 @@ class OpenVinoRuntime(Runtime):
             precision = f"int8 ({precision} elsewhere)"
         elif stored != precision:
             notes.append(f"{stored} weights computed in {precision} (the {target} plugin's choice)")
-        self.info = RuntimeInfo.of_artifact(
-            "openvino", manifest, task, target, [f"{target} {k}={v}" for k, v in options.items()],
-            notes, precision)
+        settings = [f"{target} {k}={v}" for k, v in options.items()]
+        if self.specialize:
+            settings.append(f"{target} compiled per input shape")
+        self.info = RuntimeInfo.of_artifact("openvino", manifest, task, target, settings, notes, precision)
+
+    def compiled_for(self, shape: tuple[int, ...]) -> Any:
+        """The compiled model that runs inputs of ``shape``: the IR reshaped to it and
+        compiled on first use; the IR as read when it is static or the reshaped IR does not
+        compile (the dynamic model then reports the input it refuses)."""
+        return self._entry_for(shape).compiled
+
+    def _entry_for(self, shape: tuple[int, ...]) -> _Compiled:
+        if not self.specialize:
+            return self._as_read
+        with self._lock:
+            entry = self._by_shape.get(shape)
+            if entry is None:
+                model = self._model.clone()
+                try:
+                    model.reshape(list(shape))
+                    entry = _Compiled(self._compile(model))
+                except Exception:  # a shape the network cannot take: the dynamic model says why
+                    entry = self._as_read
+                self._by_shape[shape] = entry
+                while len(self._by_shape) > SHAPES_KEPT:
+                    self._by_shape.popitem(last=False)
+            self._by_shape.move_to_end(shape)
+        return entry
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        # One infer request per thread (compiled(...) would share one between threads), so a
-        # Restorer can be shared as its docstring says; outputs are copies (share_outputs=False).
-        request = getattr(self._requests, "request", None)
-        if request is None:
-            request = self._requests.request = self.compiled.create_infer_request()
+        request = self._entry_for(tuple(x.shape)).request()
         try:
             return next(iter(request.infer(x, share_outputs=False).values()))
         except Exception as exc:  # OpenVINO raises RuntimeError with C++ source locations
@@ -121,5 +170,5 @@ class OpenVinoRuntime(Runtime):
             raise refused_input("openvino", self.path.name, x, accepts, _without_location(exc)) from None
 
     def close(self) -> None:
-        self.compiled = None
-        self._requests = threading.local()
+        self.compiled = self._as_read = self._model = None
+        self._by_shape.clear()

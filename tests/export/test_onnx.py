@@ -52,7 +52,7 @@ def test_manifest_round_trips_and_matches_artifact(exported_s):
     assert manifest.input == {"name": "input", "layout": "NCHW", "dtype": "float32",
                               "range": [0.0, 1.0], "color": "RGB"}
     assert manifest.size_rule == {"multiple": 32, "minimum": 256}
-    assert manifest.opset == 17 and manifest.shapes["mode"] == "dynamic"
+    assert manifest.opset == 20 and manifest.shapes["mode"] == "dynamic"
     assert {"torch", "onnx", "onnxruntime", "edgeir"} <= set(manifest.versions)
     assert manifest.parity["max_abs"] < TOLERANCE and manifest.parity["psnr_db"] > 100
 
