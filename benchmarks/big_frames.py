@@ -2,8 +2,8 @@
 
 Exports ConvIR-S (demo weights) once per runtime with a dynamic range up to 4K, then
 restores one frame per fresh process through ``Restorer`` (whole, ``tile=512`` and
-``tile=736x1280``, overlap 32), reading the time of the restore after a warm-up on a small
-frame and the process's peak resident memory (``VmHWM``, libraries and model included).
+``tile=736x1280``, overlap 32), reading the time of the second restore of the frame (the
+first warms up: OpenVINO compiles a model for each input shape it meets) and the process's peak resident memory (``VmHWM``, libraries and model included).
 Cost per megapixel shows whether time grows linearly with pixels; the tiled rows show what
 the overlap adds. Run alone:
 
@@ -35,8 +35,8 @@ from edgeir.runtimes.restorer import Restorer
 path, h, w, tile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 tile = None if tile == "whole" else tuple(int(v) for v in tile.split("x")) if "x" in tile else int(tile)
 with Restorer(path, tile=tile, overlap=32) as restorer:
-    restorer.restore(np.zeros((256, 256, 3), np.uint8))  # warm-up: sessions, kernels
     frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    restorer.restore(frame)  # warm-up: sessions, kernels, OpenVINO's compile for these shapes
     start = time.perf_counter()
     restorer.restore(frame)
     seconds = time.perf_counter() - start

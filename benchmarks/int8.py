@@ -16,14 +16,13 @@ Runtime's profiler): where the INT8 speed-up comes from and what it cannot reach
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_name
+from _common import cpu_name, onnxruntime_op_times, openvino_op_times, print_op_table
 
 from edgeir.data.synthetic import SyntheticBlur
 from edgeir.export import export
@@ -34,74 +33,11 @@ from edgeir.runtimes.frames import pad_to, to_chw
 from edgeir.shapes import parse_hw
 
 
-def _profile(xml: Path, x: np.ndarray, repeats: int) -> dict[str, float]:
-    """Milliseconds per OpenVINO op type and kernel precision (f32 pinned), summed over the
-    graph, median of ``repeats`` runs: where the time of one frame goes."""
-    import openvino as ov
-
-    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32",
-                                                        "PERF_COUNT": True})
-    request = compiled.create_infer_request()
-    runs: list[dict[str, float]] = []
-    for _ in range(repeats):
-        request.infer(x)
-        spent: dict[str, float] = {}
-        for item in request.get_profiling_info():
-            if item.status != item.Status.EXECUTED:
-                continue
-            precision = "int8" if re.search("[IU]8", item.exec_type.upper()) else "f32"
-            key = f"{item.node_type} ({precision})"
-            spent[key] = spent.get(key, 0.0) + item.real_time.total_seconds() * 1000
-        runs.append(spent)
-    return {key: statistics.median(run.get(key, 0.0) for run in runs) for key in runs[-1]}
-
-
-def _profile_onnxruntime(path: Path, x: np.ndarray, repeats: int) -> dict[str, float]:
-    """Milliseconds per ONNX Runtime kernel (op type after its graph fusions, e.g.
-    QLinearConv), from its profiler, median of ``repeats`` runs."""
-    import json
-
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.enable_profiling = True
-    with tempfile.TemporaryDirectory() as tmp:
-        options.profile_file_prefix = str(Path(tmp) / "ort")
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        for _ in range(repeats):
-            session.run(None, {name: x})
-        events = json.loads(Path(session.end_profiling()).read_text())
-    runs: list[dict[str, float]] = [{} for _ in range(repeats)]
-    run = -1
-    for event in events:
-        if event.get("name") == "model_run":
-            continue
-        if event.get("cat") == "Session" and event.get("name") == "SequentialExecutor::Execute":
-            run += 1
-        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time") and 0 <= run < repeats:
-            key = event["args"]["op_name"]
-            runs[run][key] = runs[run].get(key, 0.0) + event["dur"] / 1000
-    return {key: statistics.median(r.get(key, 0.0) for r in runs) for key in set().union(*runs)}
-
-
-def _print_profile(title: str, profiles: dict[str, dict[str, float]]) -> None:
-    keys = sorted(set().union(*profiles.values()), key=lambda k: -max(p.get(k, 0) for p in profiles.values()))
-    print(f"{title}, ms per frame:\n")
-    print(f"| op type | {' | '.join(profiles)} |")
-    print("|---" * (len(profiles) + 1) + "|")
-    for key in keys[:12]:
-        cells = [f"{profiles[n].get(key, 0.0):.0f}" for n in profiles]
-        print(f"| {key} | {' | '.join(cells)} |")
-    totals = [f"{sum(p.values()):.0f}" for p in profiles.values()]
-    print(f"| all | {' | '.join(totals)} |\n")
-
-
 def _print_profiles(made: dict[str, Path], x: np.ndarray, repeats: int) -> None:
-    _print_profile("OpenVINO time per op type and kernel precision (f32 pinned)",
-                   {name: _profile(made[name], x, repeats) for name in ("openvino", "openvino-int8")})
-    _print_profile("ONNX Runtime time per kernel (after its fusions)",
-                   {name: _profile_onnxruntime(made[name], x, repeats) for name in ("onnx", "onnx-int8")})
+    print_op_table("OpenVINO time per op type and kernel precision (f32 pinned)",
+                   {name: openvino_op_times(made[name], x, repeats) for name in ("openvino", "openvino-int8")})
+    print_op_table("ONNX Runtime time per kernel (after its fusions)",
+                   {name: onnxruntime_op_times(made[name], x, repeats) for name in ("onnx", "onnx-int8")})
 
 
 def _runtimes(folder: Path) -> tuple[dict[str, object], dict[str, Path]]:
