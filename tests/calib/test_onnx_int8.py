@@ -123,3 +123,13 @@ def test_calibration_count_is_never_ignored(tmp_path):
     with pytest.raises(EdgeIRError, match="--calib-frames of at least 2"):
         export("onnx-int8", output=tmp_path / "x.onnx", shape=(256, 256), calib_frames=1)
     assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]
+
+
+def test_gelu_stays_one_node(int8):
+    """Opset 20 by default: GELU is one Gelu node reading one DequantizeLinear, not the
+    Div/Erf/Add/Mul/Mul decomposition, which reads the conv output through two and which
+    ONNX Runtime cannot fuse back."""
+    model = onnx.load(str(int8.artifact))
+    op_types = [node.op_type for node in model.graph.node]
+    assert int8.manifest.opset == 20
+    assert "Erf" not in op_types and op_types.count("Gelu") > 0
