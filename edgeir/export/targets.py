@@ -213,6 +213,11 @@ TARGETS: dict[str, Target] = {
             companions=(".trt.onnx",),
         ),
         Target(
+            "executorch", ".pte", "fp32", "executorch", "executorch", ("executorch",), {},
+            "edgeir.export.executorch", (Gate("parity.max_abs", FP32_MAX_ABS, "PyTorch"),),
+            "ExecuTorch program (.pte), FP32, XNNPACK-delegated, for Android and iOS apps",
+        ),
+        Target(
             "coreml", ".mlpackage", "fp16", "coreml", "coreml", ("coremltools",),
             _options("shapes", "precision", "image_input"),
             "edgeir.export.coreml",
