@@ -70,6 +70,8 @@ BACKENDS: dict[str, Backend] = {
                 check="edgeir.runtimes.tensorrt_backend:why_unavailable"),
         Backend("coreml", (".mlpackage",), "edgeir.runtimes.coreml_backend:CoreMLRuntime",
                 check="edgeir.runtimes.coreml_backend:why_unavailable"),
+        Backend("executorch", (".pte",), "edgeir.runtimes.executorch_backend:ExecuTorchRuntime",
+                ("executorch", "executorch")),
         Backend("torch", CHECKPOINT_SUFFIXES, "edgeir.runtimes.torch_backend:TorchRuntime.from_artifact",
                 ("torch", "host")),
     )
