@@ -127,17 +127,23 @@ def tensor_peaks(model: Any, batches: Iterable[np.ndarray]) -> dict[str, float]:
 def check_range(model: Any, batches: Iterable[np.ndarray], warn_now: bool = True) -> RangeCheck:
     """The range check of ``model`` (an FP32 ModelProto) on ``batches``; with ``warn_now``
     the kept layers are logged here (a target that may refuse them instead warns itself)."""
-    peaks = tensor_peaks(model, batches)
-    over = {name: peak for name, peak in peaks.items() if not peak < FP16_MAX / HEADROOM}
-    kept, node_peaks, makers = [], {}, []
-    for node in model.graph.node:
-        touched = [over[t] for t in list(node.output) + list(node.input) if t in over]
-        if touched:
-            kept.append(node.name)
-            node_peaks[node.name] = max(touched)
-            if any(t in over for t in node.output):
-                makers.append(node.name)
-    ranges = RangeCheck(peaks, kept, over, node_peaks, makers)
+    nodes = [(node.name, list(node.input), list(node.output)) for node in model.graph.node]
+    ranges = ranges_of(tensor_peaks(model, batches), nodes)
     if warn_now:
         warn(ranges)
     return ranges
+
+
+def ranges_of(peaks: dict[str, float], nodes: Iterable[tuple[str, list[str], list[str]]]) -> RangeCheck:
+    """The range check from measured ``peaks``, for any graph given as (node name, inputs,
+    outputs) in order: the one rule of which nodes stay FP32, whichever runtime measured."""
+    over = {name: peak for name, peak in peaks.items() if not peak < FP16_MAX / HEADROOM}
+    kept, node_peaks, makers = [], {}, []
+    for name, inputs, outputs in nodes:
+        touched = [over[t] for t in outputs + inputs if t in over]
+        if touched:
+            kept.append(name)
+            node_peaks[name] = max(touched)
+            if any(t in over for t in outputs):
+                makers.append(name)
+    return RangeCheck(peaks, kept, over, node_peaks, makers)

@@ -14,7 +14,6 @@ frames (``edgeir.calib.nncf_int8``), optionally accuracy-controlled against a PS
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,9 @@ from edgeir.export.calibration import budget_gates, calibration_lines
 from edgeir.export.fp16_range import RangeCheck
 from edgeir.export.graph import DEFAULT_OPSET, save_onnx, trace
 from edgeir.export.parity import held_out_agreement
-from edgeir.export.pipeline import Network, Product
+from edgeir.export.pipeline import Network, Product, write_with_weights
 from edgeir.export.request import ExportRequest, ExportResult
-from edgeir.fileio import remove, sha256_of
-from edgeir.manifest import Manifest, manifest_path
+from edgeir.manifest import Manifest
 from edgeir.runtimes.openvino_backend import precision_name
 
 log = logging.getLogger("edgeir")
@@ -195,30 +193,7 @@ class OpenVinoProduct(Product):
         ov.save_model(self.model, str(path), compress_to_fp16=False)  # openvino-fp16 is already
 
     def write(self, manifest: Manifest, output: Path) -> ExportResult:
-        """The IR is two files, written in a scratch folder beside the output; the .bin goes
-        into place first, then the manifest, then the .xml users open, and a failure removes
-        what was placed, so an .xml never stands without its weights and manifest."""
-        output.parent.mkdir(parents=True, exist_ok=True)
-        weights = output.with_suffix(".bin")
-        with tempfile.TemporaryDirectory(prefix=f".{output.name}.", suffix=".partial", dir=output.parent) as tmp:
-            staged = Path(tmp) / "model.xml"
-            self.save(staged)
-            staged_bin = staged.with_suffix(".bin")
-            manifest.artifact = {
-                **self.artifact_record(staged, output),
-                "weights_file": weights.name, "weights_sha256": sha256_of(staged_bin),
-                "weights_size_bytes": staged_bin.stat().st_size,
-            }
-            try:
-                os.replace(staged_bin, weights)
-                path = manifest.write(manifest_path(output))
-                os.replace(staged, output)
-            except BaseException:
-                for placed in (weights, manifest_path(output)):
-                    remove(placed)
-                raise
-        log.info("wrote %s, %s and %s", output, weights.name, path.name)
-        return ExportResult(output, path, manifest)
+        return write_with_weights(self, manifest, output)
 
     def lines(self, manifest: Manifest) -> list[str]:
         details = manifest.details

@@ -16,6 +16,8 @@ quantize) -> verification against PyTorch on fixed frames -> the target's gates
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -29,7 +31,7 @@ from edgeir.export.gate import Gate, check_gates
 from edgeir.export.parity import compare
 from edgeir.export.request import ExportRequest, ExportResult, versions
 from edgeir.export.targets import Target, check_available, check_options, get_target
-from edgeir.fileio import atomic_path, check_output, sha256_of
+from edgeir.fileio import atomic_path, check_output, remove, sha256_of
 from edgeir.manifest import Manifest, manifest_path
 from edgeir.models.registry import DEFAULT_TASK, DEFAULT_VARIANT, get_task, get_variant
 from edgeir.models.weights import choose_weights
@@ -122,6 +124,35 @@ def write_single(product: Product, manifest: Manifest, output: Path) -> Path:
         path = manifest.write(manifest_path(output))
     log.info("wrote %s and %s", output, path.name)
     return path
+
+
+def write_with_weights(product: Product, manifest: Manifest, output: Path) -> ExportResult:
+    """An artifact of two files (OpenVINO's .xml, ncnn's .param, each with its .bin, which
+    ``product.save`` writes beside the path it is given) staged in a scratch folder beside
+    the output: the .bin goes into place first, then the manifest, then the file users
+    open, and a failure removes what was placed, so a graph never stands without its
+    weights and manifest."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    weights = output.with_suffix(".bin")
+    with tempfile.TemporaryDirectory(prefix=f".{output.name}.", suffix=".partial", dir=output.parent) as tmp:
+        staged = Path(tmp) / f"model{output.suffix}"
+        product.save(staged)
+        staged_bin = staged.with_suffix(".bin")
+        manifest.artifact = {
+            **product.artifact_record(staged, output),
+            "weights_file": weights.name, "weights_sha256": sha256_of(staged_bin),
+            "weights_size_bytes": staged_bin.stat().st_size,
+        }
+        try:
+            os.replace(staged_bin, weights)
+            path = manifest.write(manifest_path(output))
+            os.replace(staged, output)
+        except BaseException:
+            for placed in (weights, manifest_path(output)):
+                remove(placed)
+            raise
+    log.info("wrote %s, %s and %s", output, weights.name, path.name)
+    return ExportResult(output, path, manifest)
 
 
 def parity_input(batch: int, size: Size, held_out: CalibrationSet | None = None) -> tuple[np.ndarray, str]:

@@ -142,6 +142,12 @@ def _psnr_gates(floor: float, first: str, against: str, hint: str = "") -> tuple
 
 
 ONNX_INT8 = ("onnx", "onnxruntime", "onnxslim")
+CALIB_HINT = "try --calib with your own frames"
+
+
+def _second_size(floor: float) -> Gate:
+    """A graph exported for a range, checked at a second size of it (none for --shape)."""
+    return Gate("details.second_size.psnr_db", floor, "PyTorch at a second size of the range", optional=True)
 
 
 TARGETS: dict[str, Target] = {
@@ -216,6 +222,32 @@ TARGETS: dict[str, Target] = {
             "executorch", ".pte", "fp32", "executorch", "executorch", ("executorch",), {},
             "edgeir.export.executorch", (Gate("parity.max_abs", FP32_MAX_ABS, "PyTorch"),),
             "ExecuTorch program (.pte), FP32, XNNPACK-delegated, for Android and iOS apps",
+        ),
+        Target(
+            "executorch-int8", ".pte", "int8", "executorch", "executorch", ("executorch",),
+            _options("calib", "calib_frames"),
+            "edgeir.export.executorch",
+            _psnr_gates(INT8_MIN_PSNR, "details.psnr_vs_fp32_graph_db", "the FP32 program", CALIB_HINT),
+            "ExecuTorch program (.pte) quantized with PT2E and the XNNPACK quantizer on your frames "
+            "(--calib): INT8 convolutions, the dynamic filters and pools in FP32",
+        ),
+        Target(
+            "ncnn", ".param", "fp16", "ncnn", "ncnn", ("pnnx", "ncnn"), {},
+            "edgeir.export.ncnn",
+            (Gate("parity.psnr_db", FP16_MIN_PSNR, "PyTorch (FP16 weights)"), _second_size(FP16_MIN_PSNR)),
+            "ncnn graph (.param + .bin) converted by pnnx, FP16 weights, FP16 storage and arithmetic "
+            "on ARM; one graph takes every size of the range",
+            companions=(".bin",),
+        ),
+        Target(
+            "ncnn-int8", ".param", "int8", "ncnn", "ncnn", ("pnnx", "ncnn"),
+            _options("calib", "calib_frames", calib_method=("minmax",)),
+            "edgeir.export.ncnn",
+            (*_psnr_gates(INT8_MIN_PSNR, "details.psnr_vs_fp32_graph_db", "the FP32 ncnn graph", CALIB_HINT),
+             _second_size(INT8_MIN_PSNR)),
+            "ncnn graph with INT8 convolutions, scaled as ncnn2int8 does from your frames (--calib); "
+            "the rest FP32 (FP16 on ARM)",
+            companions=(".bin",),
         ),
         Target(
             "coreml", ".mlpackage", "fp16", "coreml", "coreml", ("coremltools",),

@@ -16,7 +16,9 @@ export are replaced:
   (``Shape``/``Gather`` ops that Core ML cannot convert);
 - ``AdaptiveAvgPool2d`` becomes ``mean`` over the pooled axes (global or one axis);
 - ``F.interpolate(size=x.shape)`` becomes ``scale_factor`` (exact: sizes divide);
-- the nearest x0.5 input pyramid becomes a stride-2 slice (equal for even sides);
+- the nearest x0.5 input pyramid becomes a stride-2 slice (equal for even sides), or,
+  for converters that cannot take a strided slice (pnnx for ncnn), a 1x1 average pool of
+  stride 2 (``pooled_pyramid``: the same pixels);
 - the two auxiliary outputs (1/4, 1/2 scale) are not computed.
 
 The rewrite always computes inference semantics (BatchNorm running statistics).
@@ -175,6 +177,9 @@ def _graph_capture(x: torch.Tensor) -> bool:
 class ExportableConvIR(nn.Module):
     """Full-scale output only; input pyramid by strided slicing."""
 
+    pool_pyramid = False
+    """Halve the input with a 1x1 stride-2 average pool instead of a stride-2 slice."""
+
     def __init__(self, src: ConvIR) -> None:
         super().__init__()
         self.variant, self.task, self.dilations = src.variant, src.task, src.dilations
@@ -193,8 +198,8 @@ class ExportableConvIR(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not _graph_capture(x):
             check_input(tuple(x.shape), self.dilations, self.label)
-        x_2 = x[:, :, ::2, ::2]
-        x_4 = x_2[:, :, ::2, ::2]
+        x_2 = self._half(x)
+        x_4 = self._half(x_2)
         z2 = self.SCM2(x_2)
         z4 = self.SCM1(x_4)
 
@@ -207,6 +212,19 @@ class ExportableConvIR(nn.Module):
         z = self.feat_extract[4](z)
         z = self.Decoder[2](self.Convs[1](torch.cat([z, res1], dim=1)))
         return self.feat_extract[5](z) + x
+
+
+    def _half(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool_pyramid:
+            return F.avg_pool2d(x, kernel_size=1, stride=2)
+        return x[:, :, ::2, ::2]
+
+
+def pooled_pyramid(rewrite: ExportableConvIR) -> ExportableConvIR:
+    """A twin of ``rewrite`` (same modules and parameters) whose input pyramid is pooled."""
+    twin = copy.copy(rewrite)
+    twin.pool_pyramid = True
+    return twin
 
 
 _REWRITES: dict[type, type] = {

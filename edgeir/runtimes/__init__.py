@@ -72,6 +72,8 @@ BACKENDS: dict[str, Backend] = {
                 check="edgeir.runtimes.coreml_backend:why_unavailable"),
         Backend("executorch", (".pte",), "edgeir.runtimes.executorch_backend:ExecuTorchRuntime",
                 ("executorch", "executorch")),
+        Backend("ncnn", (".param",), "edgeir.runtimes.ncnn_backend:NcnnRuntime", ("ncnn", "ncnn-runtime"),
+                threads=True),
         Backend("torch", CHECKPOINT_SUFFIXES, "edgeir.runtimes.torch_backend:TorchRuntime.from_artifact",
                 ("torch", "host")),
     )
