@@ -42,3 +42,15 @@ def quietly(logger_name: str, floor: int = logging.WARNING) -> Iterator[None]:
             logger.setLevel(level)
         for handler in moved:
             handler.setStream(sys.stdout)
+
+
+@contextlib.contextmanager
+def root_logging_kept() -> Iterator[None]:
+    """Undo what an import does to the root logger: some libraries (ExecuTorch) add a
+    handler to it when imported, which would print every edgeir message twice."""
+    handlers, level = list(logging.root.handlers), logging.root.level
+    try:
+        yield
+    finally:
+        logging.root.handlers[:] = handlers
+        logging.root.setLevel(level)

@@ -75,9 +75,9 @@ class BenchConfig:
 
 
 def _artifact_size_mb(path: Path) -> float:
-    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
-    if path.suffix == ".xml":
-        files.append(path.with_suffix(".bin"))
+    from edgeir.runtimes import artifact_files
+
+    files = artifact_files(path)
     return round(sum(p.stat().st_size for p in files if p.exists()) / 1e6, 2)
 
 

@@ -32,10 +32,9 @@ log = logging.getLogger("edgeir")
 
 def _artifact_files(artifact: Path) -> list[Path]:
     """The artifact's files with its manifest (an IR's .bin, a package's folder contents)."""
-    files = [p for p in artifact.rglob("*") if p.is_file()] if artifact.is_dir() else [artifact]
-    if artifact.suffix == ".xml":
-        files.append(artifact.with_suffix(".bin"))
-    return [*files, manifest_path(artifact)]
+    from edgeir.runtimes import artifact_files
+
+    return [*artifact_files(artifact), manifest_path(artifact)]
 
 
 def _export_trt_onnx(config: BenchConfig, target: str, models: Path) -> tuple[Path, float]:

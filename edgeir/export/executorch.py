@@ -9,18 +9,28 @@ program is verified here through ExecuTorch's own Python runtime, the one a phon
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edgeir.export.calibration import calibration_lines
 from edgeir.export.pipeline import Network, Product
 from edgeir.export.request import ExportRequest
+from edgeir.manifest import Manifest
 from edgeir.shapes import InputShapes
+
+if TYPE_CHECKING:
+    from edgeir.calib.sources import CalibrationSet
 
 log = logging.getLogger("edgeir")
 
+FP32_MODULES = ("ExportableDynamicFilter", "ExportableDeepPoolLayer", "ConvTranspose2d")
+"""Modules ``executorch-int8`` leaves unquantized. XNNPACK does not take a quantized
+transposed convolution whose output size varies, and the portable kernels have no
+dequantization: over a range the program would not run."""
 SIDE_STEP = 32
 """Sides are captured as ``32 * k``: the network's size rule, which ``torch.export`` then
 need not guard on."""
@@ -30,33 +40,51 @@ def check_options(request: ExportRequest) -> None:
     """No options of its own yet: the common ones are checked by the pipeline."""
 
 
+def _import_quietly() -> None:
+    """Import ExecuTorch and torchao without their import-time chatter (torchao's optional
+    CUDA kernels that cannot load on a CPU machine, a deprecation in torch's pytree) and
+    without the root-logger handler they add."""
+    from edgeir.quiet import quietly, root_logging_kept
+
+    with quietly("torchao", logging.ERROR), quietly("torch.utils._pytree", logging.ERROR), root_logging_kept():
+        import executorch.exir  # noqa: F401
+        import executorch.runtime  # noqa: F401
+        import torchao.quantization.pt2e.quantize_pt2e  # noqa: F401
+
+
 def dynamic_shapes(shapes: InputShapes) -> dict[str, Any] | None:
-    """``torch.export``'s description of the request's range: None for a static export."""
-    if shapes.static:
-        return None
+    """``torch.export``'s description of the request's range: None where nothing varies (a
+    static export, or a range of one size, as ``edgeir bench`` asks)."""
     from torch.export import Dim
 
-    (min_h, min_w), (max_h, max_w) = shapes.min, shapes.max
-    rows = Dim("rows32", min=min_h // SIDE_STEP, max=max_h // SIDE_STEP)
-    cols = Dim("cols32", min=min_w // SIDE_STEP, max=max_w // SIDE_STEP)
-    dims: dict[int, Any] = {2: SIDE_STEP * rows, 3: SIDE_STEP * cols}
-    if shapes.max_batch > 1:
-        dims[0] = Dim("batch", min=1, max=shapes.max_batch)
-    return {"x": dims}
+    dims: dict[int, Any] = {}
+    if not shapes.static:
+        for axis, name, low, high in ((2, "rows32", shapes.min[0], shapes.max[0]),
+                                      (3, "cols32", shapes.min[1], shapes.max[1])):
+            if low != high:
+                dims[axis] = SIDE_STEP * Dim(name, min=low // SIDE_STEP, max=high // SIDE_STEP)
+        if shapes.max_batch > 1:
+            dims[0] = Dim("batch", min=1, max=shapes.max_batch)
+    return {"x": dims} if dims else None
 
 
-def lower(rewrite: Any, shapes: InputShapes, example: np.ndarray) -> tuple[Any, dict[str, Any]]:
-    """(the ExecuTorch program, what was delegated) for the rewrite at ``shapes``."""
+def lower(module: Any, shapes: InputShapes, example: np.ndarray) -> tuple[Any, dict[str, Any]]:
+    """(the ExecuTorch program, what was delegated) for ``module`` (the rewrite in eval
+    mode, or its quantized graph) at ``shapes``."""
     import torch
+
+    _import_quietly()
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.devtools.backend_debug import get_delegation_info
     from executorch.exir import to_edge_transform_and_lower
     from torch.export import export
 
     log.info("capturing the export rewrite with torch.export (%s)", shapes.describe())
-    captured = export(rewrite.eval(), (torch.from_numpy(example),), dynamic_shapes=dynamic_shapes(shapes))
-    log.info("lowering to XNNPACK")
-    edge = to_edge_transform_and_lower(captured, partitioner=[XnnpackPartitioner()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch's pytree deprecations, once per node
+        captured = export(module, (torch.from_numpy(example),), dynamic_shapes=dynamic_shapes(shapes))
+        log.info("lowering to XNNPACK")
+        edge = to_edge_transform_and_lower(captured, partitioner=[XnnpackPartitioner()])
     info = get_delegation_info(edge.exported_program().graph_module)
     delegated = {"delegated_subgraphs": info.num_delegated_subgraphs,
                  "delegated_nodes": info.num_delegated_nodes,
@@ -85,9 +113,62 @@ class ExecuTorchProduct(Product):
     def save(self, path: Path) -> None:
         path.write_bytes(self.buffer)
 
+    def lines(self, manifest: Manifest) -> list[str]:
+        delegation = manifest.details["delegation"]
+        return [f"  xnnpack   {delegation['delegated_subgraphs']} subgraphs delegated; "
+                f"{delegation['portable_nodes']} nodes on portable kernels"] + calibration_lines(manifest.details)
+
+
+def quantize(rewrite: Any, shapes: InputShapes, example: np.ndarray, fit: CalibrationSet, batch: int) -> Any:
+    """The rewrite as a PT2E INT8 graph module calibrated on ``fit``."""
+    import torch
+
+    _import_quietly()
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from torch.export import export
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from edgeir.models.rewrite import ExportableDeepPoolLayer, ExportableDynamicFilter
+    from edgeir.progress import progress_bar
+
+    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    for kept in (ExportableDynamicFilter, ExportableDeepPoolLayer, torch.nn.ConvTranspose2d):
+        assert kept.__name__ in FP32_MODULES
+        quantizer.set_module_type(kept, None)
+    log.info("capturing the export rewrite for PT2E quantization")
+    captured = export(rewrite.eval(), (torch.from_numpy(example),), dynamic_shapes=dynamic_shapes(shapes))
+    prepared = prepare_pt2e(captured.module(), quantizer)
+    batches = list(fit.batches(batch, whole=True))
+    with progress_bar("frames") as bar, torch.no_grad():
+        task = bar.add_task("calibrating ExecuTorch INT8", total=len(batches) * batch)
+        for x in batches:
+            prepared(torch.from_numpy(x))
+            bar.advance(task, batch)
+    return convert_pt2e(prepared)
+
 
 def make(request: ExportRequest, network: Network) -> ExecuTorchProduct:
     example = np.zeros((network.batch, 3, *network.size), np.float32)
-    program, delegated = lower(network.rewrite, request.shapes, example)
-    return ExecuTorchProduct(runtime="ExecuTorch (XNNPACK) on this CPU", versions=("executorch",),
-                             details={"delegation": delegated}, buffer=program.buffer)
+    if request.target.precision != "int8":
+        program, delegated = lower(network.rewrite, request.shapes, example)
+        return ExecuTorchProduct(runtime="ExecuTorch (XNNPACK) on this CPU", versions=("executorch",),
+                                 details={"delegation": delegated}, buffer=program.buffer)
+    from edgeir.export.calibration import calibration_frames, describe
+    from edgeir.export.parity import held_out_agreement
+
+    fit, held_out = calibration_frames(request, network.size, network.batch)
+    quantized = quantize(network.rewrite, request.shapes, example, fit, network.batch)
+    program, delegated = lower(quantized, request.shapes, example)
+    product = ExecuTorchProduct(runtime="ExecuTorch (XNNPACK) on this CPU", versions=("executorch", "torchao"),
+                                held_out=held_out, precision="int8", buffer=program.buffer)
+    product.details = {
+        "delegation": delegated, "calibration": describe(fit, held_out), "calibration_method": "minmax",
+        "scheme_summary": "XNNPACK symmetric INT8, per-channel weights",
+        "fp32_modules": list(FP32_MODULES),
+        **held_out_agreement(network.rewrite_output, product.run, held_out, network.batch),
+    }
+    log.info("INT8 vs FP32 on %d held-out frames: %.2f dB", len(held_out), product.details["psnr_vs_fp32_graph_db"])
+    return product

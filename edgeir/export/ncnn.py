@@ -192,7 +192,7 @@ def _int8(graph: ParamGraph, weights: bytes, request: ExportRequest, network: Ne
     int8 = stage(quantized, int8_weights, folder, "int8", INT8_OPTIONS)
     details: dict[str, Any] = {
         "calibration": describe(fit, held_out), "calibration_method": "minmax",
-        "int8_layers": len(quantized.of_type("Convolution")) - sum(1 for c in convolutions if not ranges[c.name] > 0),
+        "int8_layers": sum(1 for layer in quantized.of_type("Convolution") if "8" in layer.params),
         "fp32_layers": "Deconvolution and every layer that is not a Convolution",
         **held_out_agreement(lambda b: run_net(fp32, b), lambda b: run_net(int8, b), held_out, 1),
     }

@@ -35,6 +35,8 @@ class Backend:
     """(module, edgeir extra) the backend imports; looked up, not imported."""
     check: str | None = None
     """``module:function`` saying what else is missing (a GPU, an OS), or None."""
+    weights_suffix: str | None = None
+    """The file beside the artifact that holds its weights (OpenVINO's and ncnn's ``.bin``)."""
     threads: bool = False
     """Whether the runner takes ``threads=`` (a per-session CPU thread count): what lets
     several workers share one machine's cores without oversubscribing them."""
@@ -65,7 +67,7 @@ BACKENDS: dict[str, Backend] = {
         Backend("onnxruntime", (".onnx",), "edgeir.runtimes.onnxruntime_backend:OnnxRuntime", ("onnxruntime", "ort"),
                 threads=True),
         Backend("openvino", (".xml",), "edgeir.runtimes.openvino_backend:OpenVinoRuntime", ("openvino", "ov"),
-                threads=True),
+                weights_suffix=".bin", threads=True),
         Backend("tensorrt", (".engine",), "edgeir.runtimes.tensorrt_backend:TensorRTRuntime",
                 check="edgeir.runtimes.tensorrt_backend:why_unavailable"),
         Backend("coreml", (".mlpackage",), "edgeir.runtimes.coreml_backend:CoreMLRuntime",
@@ -73,12 +75,22 @@ BACKENDS: dict[str, Backend] = {
         Backend("executorch", (".pte",), "edgeir.runtimes.executorch_backend:ExecuTorchRuntime",
                 ("executorch", "executorch")),
         Backend("ncnn", (".param",), "edgeir.runtimes.ncnn_backend:NcnnRuntime", ("ncnn", "ncnn-runtime"),
-                threads=True),
+                weights_suffix=".bin", threads=True),
         Backend("torch", CHECKPOINT_SUFFIXES, "edgeir.runtimes.torch_backend:TorchRuntime.from_artifact",
                 ("torch", "host")),
     )
 }
 SUFFIX_RUNTIMES = {suffix: b.name for b in BACKENDS.values() for suffix in b.suffixes}
+
+
+def artifact_files(artifact: Path) -> list[Path]:
+    """The files an artifact is made of: itself (a package's folder contents) and the
+    weights its runtime keeps beside it; not its manifest."""
+    files = [p for p in artifact.rglob("*") if p.is_file()] if artifact.is_dir() else [artifact]
+    backend = BACKENDS.get(SUFFIX_RUNTIMES.get(artifact.suffix, ""))
+    if backend is not None and backend.weights_suffix:
+        files.append(artifact.with_suffix(backend.weights_suffix))
+    return files
 
 
 def _resolve(reference: str) -> Any:

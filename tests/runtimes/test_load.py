@@ -75,7 +75,7 @@ def test_runtime_modules_do_not_import_export():
 
     code = (
         "import sys, edgeir.runtimes, edgeir.runtimes.restorer, edgeir.runtimes.onnxruntime_backend,"
-        " edgeir.runtimes.openvino_backend;"
+        " edgeir.runtimes.openvino_backend, edgeir.runtimes.ncnn_backend;"
         "print(any(m.startswith('edgeir.export') for m in sys.modules), 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
