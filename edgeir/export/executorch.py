@@ -27,10 +27,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("edgeir")
 
-FP32_MODULES = ("ExportableDynamicFilter", "ExportableDeepPoolLayer", "ConvTranspose2d")
-"""Modules ``executorch-int8`` leaves unquantized. XNNPACK does not take a quantized
-transposed convolution whose output size varies, and the portable kernels have no
-dequantization: over a range the program would not run."""
+FP32_MODULES = ("ExportableDynamicFilter", "ExportableDeepPoolLayer", "SCM")
+"""Modules ``executorch-int8`` leaves unquantized. Over a range of sizes XNNPACK does not
+take the last 1x1 convolution of each input-pyramid module (SCM, before its instance
+norm) quantized, and ExecuTorch's runtime has no portable dequantization kernel: the
+program would not run. The SCMs are 8 small convolutions at half and quarter size."""
 SIDE_STEP = 32
 """Sides are captured as ``32 * k``: the network's size rule, which ``torch.export`` then
 need not guard on."""
@@ -131,11 +132,12 @@ def quantize(rewrite: Any, shapes: InputShapes, example: np.ndarray, fit: Calibr
     from torch.export import export
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
+    from edgeir.models.layers import SCM
     from edgeir.models.rewrite import ExportableDeepPoolLayer, ExportableDynamicFilter
     from edgeir.progress import progress_bar
 
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-    for kept in (ExportableDynamicFilter, ExportableDeepPoolLayer, torch.nn.ConvTranspose2d):
+    for kept in (ExportableDynamicFilter, ExportableDeepPoolLayer, SCM):
         assert kept.__name__ in FP32_MODULES
         quantizer.set_module_type(kept, None)
     log.info("capturing the export rewrite for PT2E quantization")

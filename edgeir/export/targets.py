@@ -229,7 +229,7 @@ TARGETS: dict[str, Target] = {
             "edgeir.export.executorch",
             _psnr_gates(INT8_MIN_PSNR, "details.psnr_vs_fp32_graph_db", "the FP32 network in PyTorch", CALIB_HINT),
             "ExecuTorch program (.pte) quantized with PT2E and the XNNPACK quantizer on your frames "
-            "(--calib): INT8 convolutions; the dynamic filters, deep pools and transposed convolutions FP32",
+            "(--calib): INT8 convolutions; the dynamic filters, deep pools and input-pyramid convolutions (SCM) FP32",
         ),
         Target(
             "ncnn", ".param", "fp16", "ncnn", "ncnn", ("pnnx", "ncnn"), {},

@@ -62,7 +62,7 @@ def test_int8_over_a_range_runs_at_every_size_close_to_fp32(random_checkpoint, t
                     calib="synthetic", calib_frames=8, output=tmp_path / "s8.pte")
     details = result.manifest.details
     assert result.manifest.precision == "int8" and details["psnr_vs_fp32_graph_db"] > 30
-    assert details["fp32_modules"] == ["ExportableDynamicFilter", "ExportableDeepPoolLayer", "ConvTranspose2d"]
+    assert details["fp32_modules"] == ["ExportableDynamicFilter", "ExportableDeepPoolLayer", "SCM"]
     runtime, reference = load(result.artifact), TorchRuntime(random_checkpoint)
     for size in ((256, 256), (320, 288)):
         x = np.random.default_rng(1).random((1, 3, *size), dtype=np.float32)
