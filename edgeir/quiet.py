@@ -54,3 +54,17 @@ def root_logging_kept() -> Iterator[None]:
     finally:
         logging.root.handlers[:] = handlers
         logging.root.setLevel(level)
+
+
+@contextlib.contextmanager
+def executorch_import() -> Iterator[None]:
+    """Import ExecuTorch (and torchao, which it imports) without their import-time chatter:
+    torchao's CUDA kernels that cannot load on a CPU machine, a deprecation in torch's
+    pytree, the experimental-API warning of the Python runtime, and the root-logger
+    handler they add."""
+    import warnings
+
+    with quietly("torchao", logging.ERROR), quietly("torch.utils._pytree", logging.ERROR), \
+            root_logging_kept(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

@@ -11,7 +11,7 @@ from typing import Any
 from edgeir.runtimes.cuda import gpu_names
 
 LIBRARIES = ("edgeir", "torch", "numpy", "onnxruntime", "openvino", "nncf", "tensorrt",
-             "coremltools", "nvidia-modelopt")
+             "coremltools", "nvidia-modelopt", "executorch", "ncnn", "pnnx")
 
 
 def cpu_name() -> str:

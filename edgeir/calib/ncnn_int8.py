@@ -22,6 +22,8 @@ from edgeir.export.ncnn_param import Layer, ParamGraph
 INT8_SCALE_TERM = "2"
 RAW_FP32 = 0
 """The tag pnnx writes before FP32 convolution weights (fp16=0)."""
+INT8_TAG = 0x000D4B38
+"""ncnn's tag of int8 weight data."""
 NO_WEIGHTS = frozenset({"BinaryOp", "Concat", "Crop", "GELU", "Input", "Interp", "Pooling",
                         "Reduction", "Slice", "Split", "TanH", "ReLU", "Sigmoid", "Reshape", "Permute",
                         "UnaryOp", "Eltwise", "Flatten", "Dropout", "Clip", "Noop"})
@@ -68,6 +70,17 @@ def _weights_of(layer: Layer) -> int:
     return 0
 
 
+def _to_int8(values: np.ndarray) -> np.ndarray:
+    """ncnn's float2int8: round half away from zero, clamp to [-127, 127]."""
+    rounded = np.sign(values) * np.floor(np.abs(values) + 0.5)
+    return np.clip(rounded, -127, 127).astype(np.int8)
+
+
+def _padded(data: bytes) -> bytes:
+    """ncnn reads int8 data in 4-byte words."""
+    return data + b"\0" * (-len(data) % 4)
+
+
 def quantize(graph: ParamGraph, weights: bytes, ranges: dict[str, float]) -> tuple[ParamGraph, bytes]:
     """(the graph with INT8 convolutions, its ``.bin``): ``weights`` is the FP32 ``.bin``;
     convolutions without a positive range (an input that is always 0) stay FP32."""
@@ -75,17 +88,19 @@ def quantize(graph: ParamGraph, weights: bytes, ranges: dict[str, float]) -> tup
     for layer in graph.layers:
         if layer.type in ("Convolution", "Deconvolution"):
             outputs, count = layer.int("0"), layer.int("6")
-            out += reader.tag(layer)
+            tag = reader.tag(layer)
             kernel = reader.floats(count)
-            out += kernel
-            if layer.int("5"):
-                out += reader.floats(outputs)
+            bias = reader.floats(outputs) if layer.int("5") else b""
             peak = ranges.get(layer.name, 0.0)
             if layer.type == "Convolution" and peak > 0:
-                per_channel = np.abs(np.frombuffer(kernel, np.float32).reshape(outputs, -1)).max(axis=1)
-                scales = np.where(per_channel > 0, 127.0 / np.maximum(per_channel, 1e-30), 0.0)
-                out += scales.astype("<f4").tobytes() + np.float32(127.0 / peak).astype("<f4").tobytes()
+                weights_fp32 = np.frombuffer(kernel, "<f4").reshape(outputs, -1)
+                per_channel = np.abs(weights_fp32).max(axis=1)
+                scales = np.where(per_channel > 0, 127.0 / np.maximum(per_channel, 1e-30), 0.0).astype("<f4")
+                out += struct.pack("<I", INT8_TAG) + _padded(_to_int8(weights_fp32 * scales[:, None]).tobytes())
+                out += bias + scales.tobytes() + np.float32(127.0 / peak).astype("<f4").tobytes()
                 layer.params["8"] = INT8_SCALE_TERM
+            else:
+                out += tag + kernel + bias
         elif layer.type in ("InstanceNorm", "MemoryData", "Padding"):
             out += reader.floats(_weights_of(layer))
         elif layer.type not in NO_WEIGHTS:

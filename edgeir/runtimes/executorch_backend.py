@@ -10,7 +10,6 @@ a host.
 from __future__ import annotations
 
 import threading
-import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.manifest import Manifest
-from edgeir.quiet import root_logging_kept
+from edgeir.quiet import executorch_import
 from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_runtime, refused_input
 
 
@@ -28,10 +27,7 @@ class ExecuTorchRuntime(Runtime):
                  task: str | None = None) -> None:
         if device not in (None, "cpu"):
             raise EdgeIRError(f"expected device cpu for an ExecuTorch program (XNNPACK), found {device!r}")
-        # ExecuTorch adds a root logging handler on import (edgeir's lines would print twice)
-        # and warns that its Python runtime API is experimental.
-        with root_logging_kept(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with executorch_import():
             runtime = import_runtime("executorch.runtime", "running .pte programs", "executorch")
         self.torch = import_runtime("torch", "running .pte programs from Python", "executorch")
         self.path = Path(path)

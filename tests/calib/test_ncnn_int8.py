@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edgeir import EdgeIRError
-from edgeir.calib.ncnn_int8 import activation_ranges, quantize
+from edgeir.calib.ncnn_int8 import INT8_TAG, activation_ranges, quantize
 from edgeir.export.ncnn_param import ParamGraph
 from edgeir.export.parity import compare
 from edgeir.runtimes.ncnn_backend import extract, open_net, run_net
@@ -29,7 +29,13 @@ def test_quantized_graph_runs_in_int8_close_to_fp32(tmp_path):
     assert ranges["conv_0"] == pytest.approx(max(float(f.max()) for f in _frames(4, 0)))
     quantized, int8_weights = quantize(ParamGraph.parse(graph.text()), weights, ranges)
     assert [layer.params.get("8") for layer in quantized.of_type("Convolution")] == ["2", "2"]
-    assert len(int8_weights) == len(weights) + 4 * (8 + 1 + 3 + 1)  # per-channel scales and one input scale
+    # int8 weights (a quarter of 2 x 216 floats), per-channel scales and one input scale per conv
+    assert len(int8_weights) == len(weights) - 2 * 3 * 216 + 4 * (8 + 1 + 3 + 1)
+    tag, stored = struct.unpack_from("<I", int8_weights)[0], np.frombuffer(int8_weights, np.int8, 216, 4)
+    scales = np.frombuffer(int8_weights, np.float32, 8, 4 + 216 + 4 * 8)
+    assert tag == INT8_TAG
+    w0 = ncnn_net.weights()[0][0].reshape(8, -1)
+    assert np.abs(stored.reshape(8, -1) / scales[:, None] - w0).max() <= 0.5 / scales.min() + 1e-7
     out_param = tmp_path / "int8.param"
     out_param.write_text(quantized.text())
     out_param.with_suffix(".bin").write_bytes(int8_weights)
@@ -44,7 +50,7 @@ def test_a_convolution_without_range_stays_fp32():
     weights = b"".join(struct.pack("<I", 0) + w.tobytes() + b.tobytes() for w, b in ncnn_net.weights())
     quantized, data = quantize(graph, weights, {"conv_0": 1.0, "conv_1": 0.0})
     assert [layer.params.get("8") for layer in quantized.of_type("Convolution")] == ["2", None]
-    assert len(data) == len(weights) + 4 * (8 + 1)
+    assert len(data) == len(weights) - 3 * 216 + 4 * (8 + 1)
 
 
 def test_weights_that_do_not_fit_the_graph_are_refused():

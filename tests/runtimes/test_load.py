@@ -140,7 +140,7 @@ def test_why_a_runtime_cannot_run_here(monkeypatch):
     assert why_unavailable("torch") == 'torch is not installed: pip install "edgeir[host]"'
     if sys.platform != "darwin":
         assert why_unavailable("coreml").startswith("Core ML runs only on macOS (and iOS), found ")
-    with pytest.raises(EdgeIRError, match="expected a runtime edgeir knows \\(onnxruntime, openvino, tensorrt, coreml, torch\\), found 'tflite'"):
+    with pytest.raises(EdgeIRError, match="expected a runtime edgeir knows \\(onnxruntime, openvino, tensorrt, coreml, executorch, ncnn, torch\\), found 'tflite'"):
         why_unavailable("tflite")
 
 
