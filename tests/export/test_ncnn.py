@@ -67,6 +67,7 @@ def test_backend_runs_what_the_export_verified(fp16):
         runtime(np.zeros((1, 3, 224, 224), np.float32))
 
 
+@pytest.mark.slow  # the INT8 format itself is tested in seconds in tests/calib/test_ncnn_int8.py
 def test_int8_scales_the_convolutions_and_stays_close(int8):
     manifest = Manifest.read(int8.manifest_path)
     details = manifest.details
