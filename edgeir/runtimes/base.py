@@ -139,16 +139,24 @@ def artifact_task(manifest: Manifest | None, task: str | None, path: object, not
 
 class Runtime(ABC):
     info: RuntimeInfo
+    closed: bool = False
+    """Set by :meth:`close`; a closed runtime refuses every call with one line."""
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         self.check_input(x)
         return self._run(x)
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise EdgeIRError(f"expected an open runtime, found this {self.info.backend} runtime closed: "
+                              "load the model again")
 
     @abstractmethod
     def _run(self, x: np.ndarray) -> np.ndarray:
         """Run a checked N x 3 x H x W float32 batch."""
 
     def check_input(self, x: np.ndarray) -> None:
+        self.check_open()
         if not isinstance(x, np.ndarray) or x.dtype != np.float32:
             found = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
             raise EdgeIRError(f"expected a float32 numpy array, found {found}")
@@ -176,4 +184,10 @@ class Runtime(ABC):
         return shapes.max_batch if shapes is not None and shapes.static else None
 
     def close(self) -> None:
-        """Release the runtime's resources (sessions, GPU memory)."""
+        """Release the runtime's resources (sessions, GPU memory); closing twice is harmless."""
+        if not self.closed:
+            self.closed = True
+            self._release()
+
+    def _release(self) -> None:
+        """What :meth:`close` frees: a backend's sessions, buffers, streams."""

@@ -57,6 +57,6 @@ class ExecuTorchRuntime(Runtime):
                 raise refused_input("executorch", self.path.name, x, accepts, exc) from None
             return out.numpy().copy()
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self._method = self._program = None
         self._buffer = b""

@@ -106,5 +106,5 @@ class NcnnRuntime(Runtime):
             accepts = self.info.shapes.describe() if self.info.shapes else "the sizes of the network's rule"
             raise refused_input("ncnn", self.path.name, x, accepts, exc) from None
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.net = None

@@ -84,5 +84,5 @@ class OnnxRuntime(Runtime):
             accepts = self.info.shapes.describe() if self.info.shapes else f"input {self.graph_dims}"
             raise refused_input("onnxruntime", self.path.name, x, accepts, exc) from None
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.session = None

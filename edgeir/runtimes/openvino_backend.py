@@ -169,6 +169,6 @@ class OpenVinoRuntime(Runtime):
             accepts = self.info.shapes.describe() if self.info.shapes else f"input {self.graph_dims}"
             raise refused_input("openvino", self.path.name, x, accepts, _without_location(exc)) from None
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.compiled = self._as_read = self._model = None
         self._by_shape.clear()

@@ -275,6 +275,7 @@ class Restorer:
     def network_inputs(self, frame: np.ndarray) -> list[np.ndarray]:
         """The N x 3 x H x W arrays ``restore(frame)`` hands the runtime (padded, tiled,
         batched): what a device-only timing of that frame has to run."""
+        self._check_open()
         job = self._prepare([to_chw(frame, self.color, self.value_range)])
         return [batch for batch, _ in job.batches]
 
@@ -284,6 +285,7 @@ class Restorer:
 
     def restore_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Frames of one size, run ``batch`` at a time."""
+        self._check_open()
         if len(frames) == 0:
             return []
         converted = [to_chw(f, self.color, self.value_range) for f in frames]
@@ -313,6 +315,7 @@ class Restorer:
         of the network is what overlaps the work; more requests in flight
         (OpenVINO's AsyncInferQueue, ONNX Runtime's run_async) would only split the same
         cores between frames, and TensorRT and Core ML take one call at a time."""
+        self._check_open()
         if not isinstance(depth, int) or depth < 1:
             raise EdgeIRError(f"expected a stream depth of at least 1, found {depth!r}")
         return self._stream(iter(frames), depth, group)
@@ -374,7 +377,16 @@ class Restorer:
         except BaseException as exc:  # KeyboardInterrupt and SystemExit too: the caller must hear of it
             pipe.put(sink, _Failure(exc))
 
+    closed = False
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise EdgeIRError("this Restorer is closed: expected restore() or stream() before close() "
+                              "(or inside its with-block), found a call after it; make a new Restorer")
+
     def close(self) -> None:
+        """Release the runtime; later calls raise ``EdgeIRError``. Closing twice is harmless."""
+        self.closed = True
         self.runtime.close()
 
     def __enter__(self) -> Restorer:

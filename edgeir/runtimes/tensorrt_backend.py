@@ -167,7 +167,7 @@ class TensorRTRuntime(Runtime):
 
         return run_once
 
-    def close(self) -> None:
+    def _release(self) -> None:
         with self._lock:
             for buffer in self._buffers.values():
                 buffer.close()

@@ -90,5 +90,5 @@ class TorchRuntime(Runtime):
 
         return run_once
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.model = None

@@ -233,3 +233,20 @@ def test_network_inputs_are_what_the_runtime_is_given(tile, batch, shape):
     assert all(np.array_equal(a, b) for a, b in zip(inputs, runtime.arrays))
     if tile is not None:
         assert sum(len(a) for a in inputs) > 1 and max(len(a) for a in inputs) == batch
+
+
+def test_a_closed_restorer_and_runtime_refuse_calls_with_one_line(tmp_path):
+    from tests.runtimes import ncnn_net
+
+    pytest.importorskip("ncnn", reason="the ncnn extra is not installed")
+    frame = np.zeros((128, 128, 3), np.uint8)
+    with Restorer(load(ncnn_net.write(tmp_path), task="derain")) as restorer:
+        assert restorer.restore(frame).shape == frame.shape
+    for call in (lambda: restorer.restore(frame), lambda: restorer.restore_batch([frame]),
+                 lambda: restorer.stream([frame]), lambda: restorer.network_inputs(frame)):
+        with pytest.raises(EdgeIRError, match="this Restorer is closed"):
+            call()
+    restorer.close()  # twice: harmless
+    assert restorer.runtime.closed
+    with pytest.raises(EdgeIRError, match="expected an open runtime, found this ncnn runtime closed"):
+        restorer.runtime(np.zeros((1, 3, 128, 128), np.float32))
