@@ -17,6 +17,8 @@ from edgeir.bench.measure import FIELDS, TargetResult
 from edgeir.fileio import atomic_path
 
 STATUS_WIDTH = 40
+STATUS_MIN_WIDTH = 16
+"""A narrow terminal still gives a skip reason a readable column."""
 HEADERS = {"int8_mac_share": "INT8 MACs"}
 """Column titles of report.md and the terminal table where they are not the field's name
 (report.json and report.csv keep the names)."""
@@ -90,6 +92,14 @@ def plain_table(results: list[TargetResult]) -> str:
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
 
 
+def _min_width(column: str, results: list[TargetResult]) -> int | None:
+    if column == "status":
+        return STATUS_MIN_WIDTH
+    if column == "target" and results:
+        return max(len(r.target) for r in results)
+    return None
+
+
 def print_table(results: list[TargetResult], console: Any = None) -> None:
     import sys
 
@@ -100,17 +110,20 @@ def print_table(results: list[TargetResult], console: Any = None) -> None:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="edgeir bench")
     shown = TABLE_FIELDS
     for name in shown:
-        table.add_column(HEADERS.get(name, name), overflow="ellipsis", no_wrap=name in ("target", "status"),
+        # Long cells wrap (a skip reason over several lines) rather than end in an ellipsis:
+        # nothing the run measured or said is cut.
+        table.add_column(HEADERS.get(name, name), overflow="fold", no_wrap=name == "target",
                          max_width=STATUS_WIDTH if name == "status" else None,
-                         min_width=max(len(r.target) for r in results) if name == "target" and results else None)
+                         min_width=_min_width(name, results))
     for result in results:
         row = result.row()
-        table.add_row(*(_cell(row[name], name) for name in shown))
-    # Reasons are cut here; report.md and report.json hold them whole.
+        # Text, not markup: a reason such as pip install "edgeir[trt]" keeps its brackets.
+        table.add_row(*(Text(_cell(row[name], name)) for name in shown))
     (console or Console(width=None if sys.stdout.isatty() else 160)).print(table)
 
 
