@@ -1,0 +1,96 @@
+"""Every README example runs as written, in a folder holding the files it names (made
+here: a checkpoint, images, a video, blur/sharp pairs, the ONNX export of the session);
+blocks marked ``skip`` say why in the test report, and ``slow`` ones run with ``-m slow``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeir.manifest import manifest_path
+from tests.readme_examples import examples
+
+EXAMPLES = examples()
+FRAME = (256, 256)
+
+
+def _images(folder: Path, count: int, seed: int) -> None:
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), rng.integers(0, 256, (*FRAME, 3), dtype=np.uint8))
+
+
+def _video(path: Path, frames: int) -> None:
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, FRAME[::-1])
+    rng = np.random.default_rng(1)
+    for _ in range(frames):
+        writer.write(rng.integers(0, 256, (*FRAME, 3), dtype=np.uint8))
+    writer.release()
+
+
+def _copy_artifact(source: Path, target: Path) -> None:
+    shutil.copy(source, target)
+    shutil.copy(manifest_path(source), manifest_path(target))
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, exported_s, random_checkpoint):
+    """The files the examples name, small: 256x256 frames, a 3-frame video, ConvIR-S."""
+    pytest.importorskip("cv2", reason="the video extra is not installed")
+    folder = tmp_path_factory.mktemp("readme")
+    shutil.copy(random_checkpoint, folder / "GoPro_small.pkl")
+    for name in ("convir-s_motion-deblur_onnx.onnx", "model.onnx", "convir-s.onnx"):
+        _copy_artifact(exported_s.artifact, folder / name)
+    _images(folder / "frames", 3, 0)
+    _images(folder / "blur", 2, 1)
+    _images(folder / "sharp", 2, 2)
+    shutil.copy(folder / "frames" / "000.png", folder / "blurry.png")
+    for name in ("clip.mp4", "my_camera.mp4", "dashcam.mp4"):
+        _video(folder / name, 3)
+    return folder
+
+
+def _marks(example):
+    if example.skip_reason:
+        return [pytest.mark.skip(reason=example.skip_reason)]
+    return [pytest.mark.slow] if example.slow else []
+
+
+@pytest.mark.parametrize("example", [pytest.param(e, id=e.name, marks=_marks(e)) for e in EXAMPLES])
+def test_example_runs_as_written(example, workspace):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    if example.language == "python":
+        code = example.code
+        if example.continues:
+            previous = EXAMPLES[EXAMPLES.index(example) - 1]
+            code = previous.code + "\n" + code
+        done = subprocess.run([sys.executable, "-c", code], cwd=workspace, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, f"{example.name} failed:\n{done.stderr[-3000:]}"
+        return
+    for command in example.commands():
+        done = subprocess.run(["bash", "-c", command], cwd=workspace, env=env, capture_output=True, text=True,
+                              timeout=1800)
+        assert done.returncode == 0, f"{example.name}: `{command}` failed ({done.returncode}):\n{done.stderr[-3000:]}"
+
+
+def test_every_example_block_is_marked():
+    # examples() raises on a block without a marker; the README has run, slow and skipped blocks
+    assert {e.marker for e in EXAMPLES if e.marker} >= {"run", "run slow"}
+    assert all(e.skip_reason for e in EXAMPLES if e.marker is None)
+
+
+def test_a_block_without_a_marker_is_refused():
+    with pytest.raises(ValueError, match="README.md:2: a bash block without"):
+        examples("text\n```bash\nedgeir --help\n```\n")
