@@ -46,18 +46,20 @@ def _copy_artifact(source: Path, target: Path) -> None:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, exported_s, random_checkpoint):
-    """The files the examples name, small: 256x256 frames, a 3-frame video, ConvIR-S."""
+    """The files the examples name, small: 256x256 frames, 3-frame videos (64 for the
+calibration one), ConvIR-S."""
     pytest.importorskip("cv2", reason="the video extra is not installed")
     folder = tmp_path_factory.mktemp("readme")
     shutil.copy(random_checkpoint, folder / "GoPro_small.pkl")
     for name in ("convir-s_motion-deblur_onnx.onnx", "model.onnx", "convir-s.onnx"):
         _copy_artifact(exported_s.artifact, folder / name)
     _images(folder / "frames", 3, 0)
-    _images(folder / "blur", 2, 1)
-    _images(folder / "sharp", 2, 2)
+    _images(folder / "blur", 32, 1)  # --calib pairs: takes 32 frames by default
+    _images(folder / "sharp", 32, 2)
     shutil.copy(folder / "frames" / "000.png", folder / "blurry.png")
-    for name in ("clip.mp4", "my_camera.mp4", "dashcam.mp4"):
+    for name in ("clip.mp4", "dashcam.mp4"):
         _video(folder / name, 3)
+    _video(folder / "my_camera.mp4", 64)  # edgeir calib -n 64 takes 64 of its frames
     return folder
 
 
@@ -67,8 +69,31 @@ def _marks(example):
     return [pytest.mark.slow] if example.slow else []
 
 
+def _exported_by(command: str) -> list[Path]:
+    """What an ``edgeir export`` line of the README writes (the workspace must not hold it yet,
+    as a reader's folder would not)."""
+    import shlex
+
+    from edgeir.cli import build_parser
+    from edgeir.export import default_output
+    from edgeir.export.targets import get_target
+
+    words = shlex.split(command, comments=True)
+    if words[:2] != ["edgeir", "export"]:
+        return []
+    args = build_parser().parse_args(words[1:])
+    output = Path(args.output) if args.output else default_output(get_target(args.target), args.variant, args.task)
+    return [output, manifest_path(output)]
+
+
 @pytest.mark.parametrize("example", [pytest.param(e, id=e.name, marks=_marks(e)) for e in EXAMPLES])
-def test_example_runs_as_written(example, workspace):
+def test_example_runs_as_written(example, workspace, tmp_path):
+    folder = tmp_path / "work"
+    shutil.copytree(workspace, folder)
+    for command in example.commands():
+        for path in _exported_by(command):
+            (folder / path).unlink(missing_ok=True)
+    workspace = folder
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     if example.language == "python":
         code = example.code
