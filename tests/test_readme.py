@@ -53,7 +53,7 @@ calibration one), ConvIR-S."""
     shutil.copy(random_checkpoint, folder / "GoPro_small.pkl")
     for name in ("convir-s_motion-deblur_onnx.onnx", "model.onnx", "convir-s.onnx"):
         _copy_artifact(exported_s.artifact, folder / name)
-    _images(folder / "frames", 3, 0)
+    _images(folder / "frames", 32, 0)  # --calib frames/ takes 32 by default
     _images(folder / "blur", 32, 1)  # --calib pairs: takes 32 frames by default
     _images(folder / "sharp", 32, 2)
     shutil.copy(folder / "frames" / "000.png", folder / "blurry.png")
