@@ -51,7 +51,7 @@ calibration one), ConvIR-S."""
     pytest.importorskip("cv2", reason="the video extra is not installed")
     folder = tmp_path_factory.mktemp("readme")
     shutil.copy(random_checkpoint, folder / "GoPro_small.pkl")
-    for name in ("convir-s_motion-deblur_onnx.onnx", "model.onnx", "convir-s.onnx"):
+    for name in ("convir-s_motion-deblur_onnx.onnx", "model.onnx"):
         _copy_artifact(exported_s.artifact, folder / name)
     _images(folder / "frames", 32, 0)  # --calib frames/ takes 32 by default
     _images(folder / "blur", 32, 1)  # --calib pairs: takes 32 frames by default

@@ -52,10 +52,7 @@ class RangeCheck:
     """Each kept node's largest over-bound tensor (read or made), for the warning."""
     makers: list[str] = field(default_factory=list)
     """The kept nodes that make an over-bound tensor (the others only read one)."""
-
-    @property
-    def bound(self) -> float:
-        return FP16_MAX / HEADROOM
+    bound: float = FP16_MAX / HEADROOM
 
     def record(self, note: str = DEFAULT_NOTE) -> dict[str, Any]:
         """The manifest's ``fp16_range``, the same keys for every FP16 target; ``note`` says
@@ -102,11 +99,19 @@ def with_peaks(model: Any) -> tuple[Any, list[str]]:
     tensors = _float_tensors(model)
     probed = onnx.ModelProto()
     probed.CopyFrom(model)
-    for name in tensors:
-        absolute, peak = f"{PEAK_PREFIX}abs/{name}", f"{PEAK_PREFIX}{name}"
-        probed.graph.node.extend([helper.make_node("Abs", [name], [absolute]),
-                                  helper.make_node("ReduceMax", [absolute], [peak], keepdims=0)])
-        probed.graph.output.append(helper.make_tensor_value_info(peak, onnx.TensorProto.FLOAT, []))
+    wanted, nodes = set(tensors), []
+    for node in model.graph.node:
+        nodes.append(node)
+        for name in (out for out in node.output if out in wanted):
+            # right after the node that makes the tensor: ONNX Runtime runs nodes in this
+            # order, and a probe at the end of the graph would keep every feature map alive
+            absolute, peak = f"{PEAK_PREFIX}abs/{name}", f"{PEAK_PREFIX}{name}"
+            nodes += [helper.make_node("Abs", [name], [absolute]),
+                      helper.make_node("ReduceMax", [absolute], [peak], keepdims=0)]
+    del probed.graph.node[:]
+    probed.graph.node.extend(nodes)
+    probed.graph.output.extend(helper.make_tensor_value_info(f"{PEAK_PREFIX}{name}", onnx.TensorProto.FLOAT, [])
+                               for name in tensors)
     return probed, tensors
 
 
@@ -124,20 +129,27 @@ def tensor_peaks(model: Any, batches: Iterable[np.ndarray]) -> dict[str, float]:
     return peaks
 
 
+def graph_nodes(model: Any) -> list[tuple[str, list[str], list[str]]]:
+    """(name, inputs, outputs) of every node of an ONNX ModelProto, in order."""
+    return [(node.name, list(node.input), list(node.output)) for node in model.graph.node]
+
+
 def check_range(model: Any, batches: Iterable[np.ndarray], warn_now: bool = True) -> RangeCheck:
     """The range check of ``model`` (an FP32 ModelProto) on ``batches``; with ``warn_now``
     the kept layers are logged here (a target that may refuse them instead warns itself)."""
-    nodes = [(node.name, list(node.input), list(node.output)) for node in model.graph.node]
-    ranges = ranges_of(tensor_peaks(model, batches), nodes)
+    ranges = ranges_of(tensor_peaks(model, batches), graph_nodes(model))
     if warn_now:
         warn(ranges)
     return ranges
 
 
-def ranges_of(peaks: dict[str, float], nodes: Iterable[tuple[str, list[str], list[str]]]) -> RangeCheck:
+def ranges_of(peaks: dict[str, float], nodes: Iterable[tuple[str, list[str], list[str]]],
+              bound: float = FP16_MAX / HEADROOM) -> RangeCheck:
     """The range check from measured ``peaks``, for any graph given as (node name, inputs,
-    outputs) in order: the one rule of which nodes stay FP32, whichever runtime measured."""
-    over = {name: peak for name, peak in peaks.items() if not peak < FP16_MAX / HEADROOM}
+    outputs) in order: the one rule of which nodes stay FP32, whichever runtime measured.
+    ``bound`` is FP16's with headroom; a converter with a stricter rule of its own (AutoCast's
+    ``data_max``) applies it to the same peaks."""
+    over = {name: peak for name, peak in peaks.items() if not peak < bound}
     kept, node_peaks, makers = [], {}, []
     for name, inputs, outputs in nodes:
         touched = [over[t] for t in outputs + inputs if t in over]
@@ -146,4 +158,4 @@ def ranges_of(peaks: dict[str, float], nodes: Iterable[tuple[str, list[str], lis
             node_peaks[name] = max(touched)
             if any(t in over for t in outputs):
                 makers.append(name)
-    return RangeCheck(peaks, kept, over, node_peaks, makers)
+    return RangeCheck(peaks, kept, over, node_peaks, makers, bound)

@@ -90,12 +90,14 @@ def _verify_on_cpu(fp32: Any, trt_graph: Any, inputs: list[np.ndarray]) -> dict[
     from edgeir.bench.metrics import mean_db
     from edgeir.export.tensorrt.emulate import emulation_session
 
-    reference, plain, emulated = session(fp32), session(trt_graph), emulation_session(trt_graph)
-    as_run, as_emulated = [], []
-    for x in inputs:
-        expected = reference.run(None, {INPUT_NAME: x})[0]
-        as_run.append(compare(expected, plain.run(None, {INPUT_NAME: x})[0])["psnr_db"])
-        as_emulated.append(compare(expected, emulated.run(None, {INPUT_NAME: x})[0])["psnr_db"])
+    def outputs(make_session: Any, graph: Any) -> list[np.ndarray]:
+        # one session at a time: each keeps its arena at its peak until it is dropped
+        opened = make_session(graph)
+        return [opened.run(None, {INPUT_NAME: x})[0] for x in inputs]
+
+    expected = outputs(session, fp32)
+    as_run = [compare(e, y)["psnr_db"] for e, y in zip(expected, outputs(session, trt_graph))]
+    as_emulated = [compare(e, y)["psnr_db"] for e, y in zip(expected, outputs(emulation_session, trt_graph))]
     run_db, emulated_db = round(mean_db(as_run), 2), round(mean_db(as_emulated), 2)
     return {"psnr_vs_fp32_graph_db": run_db, "psnr_fp16_emulated_db": emulated_db,
             "psnr_estimate_db": min(run_db, emulated_db), "note": CPU_CHECK_NOTE}

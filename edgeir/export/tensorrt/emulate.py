@@ -71,9 +71,6 @@ def emulate_fp16(model: Any) -> Any:
 
 def emulation_session(model: Any) -> Any:
     """An ONNX Runtime CPU session with every graph optimization off, so the roundings stay."""
-    import onnxruntime as ort
+    from edgeir.export.graph import session
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(emulate_fp16(model).SerializeToString(), options,
-                                providers=["CPUExecutionProvider"])
+    return session(emulate_fp16(model), optimize=False)

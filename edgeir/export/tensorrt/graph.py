@@ -2,10 +2,13 @@
 
 TensorRT 11 builds every network strongly typed (no FP16 builder flag), so the graph itself
 must say FP16. NVIDIA ModelOpt's AutoCast, the tool NVIDIA recommends for it, converts the
-graph after a reference run on real frames, keeping in FP32 what ``onnx-fp16`` keeps
-(means and normalisation), the residual add of the input image and the layers whose
-activations come near FP16's limit (``edgeir.export.fp16_range``, the check every FP16
-target runs). The INT8 graph is made by ``edgeir.calib.modelopt_int8``.
+graph, keeping in FP32 what ``onnx-fp16`` keeps (means and normalisation), the residual add
+of the input image, the layers whose activations come near FP16's limit
+(``edgeir.export.fp16_range``, the check every FP16 target runs) and those over AutoCast's
+own ``data_max``. Both rules are applied to the peaks the range check measured in the
+graph: AutoCast's reference runner would instead keep every activation of every frame in
+memory, which exhausts 24 GB at 384x640. The INT8 graph is made by
+``edgeir.calib.modelopt_int8``.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from edgeir.quiet import quietly
 
 log = logging.getLogger("edgeir")
 
-AUTOCAST_NOTE = ("kept in FP32 by ModelOpt AutoCast (named in its node exclusion, and over its own "
-                 "data_max on the reference frames); the TRT-ready graph types them FP32")
+AUTOCAST_NOTE = ("kept in FP32 by ModelOpt AutoCast (named in its node exclusion); the TRT-ready graph "
+                 "types them FP32")
+AUTOCAST_DATA_MAX = 512.0
+"""AutoCast's default ``data_max``: a node reading or making |x| above it stays FP32."""
 
 
 def _batches(model: Any, frames: np.ndarray) -> list[np.ndarray]:
@@ -38,30 +43,33 @@ def _batches(model: Any, frames: np.ndarray) -> list[np.ndarray]:
 
 def fp16_graph(model: Any, frames: np.ndarray) -> tuple[Any, dict[str, Any]]:
     """(FP16 ModelProto with FP32 inputs/outputs, what was kept in FP32); ``frames`` feed
-    the FP16 range check (``edgeir.export.fp16_range``) and AutoCast's reference run. The
+    the FP16 range check (``edgeir.export.fp16_range``), whose peaks also decide AutoCast's
+    ``data_max`` rule. The
     nodes the range check keeps are excluded by name, so they stay FP32 whatever AutoCast's
     own rule decides, and the converted graph is checked for it."""
     import onnx
 
-    from edgeir.export.fp16_range import check_range
+    from edgeir.export.fp16_range import check_range, graph_nodes, ranges_of
 
     configure_logging = modelopt_logging()
     from modelopt.onnx.autocast import convert_to_mixed_precision
 
     residual = residual_adds(model)
     ranges = check_range(model, _batches(model, frames))
-    kept = residual + [name for name in ranges.kept_nodes if name not in residual]
+    over_data_max = ranges_of(ranges.peaks, graph_nodes(model), AUTOCAST_DATA_MAX).kept_nodes
+    kept = list(dict.fromkeys(residual + ranges.kept_nodes + over_data_max))
     log.info("converting to FP16 with ModelOpt AutoCast (FP32 kept for %s and %d node(s))",
              ", ".join(FP32_OP_TYPES), len(kept))
     with tempfile.TemporaryDirectory(prefix="edgeir-trt-") as tmp:
-        source, reference = Path(tmp) / "fp32.onnx", Path(tmp) / "reference.npz"
+        source = Path(tmp) / "fp32.onnx"
         onnx.save(model, str(source))
-        np.savez(reference, **{model.graph.input[0].name: frames})
         with quietly("modelopt"):
             configure_logging(logging.DEBUG if log.getEffectiveLevel() <= logging.DEBUG else logging.ERROR)
             try:
+                # data_max=inf: its rule is applied above to the measured peaks, and AutoCast
+                # then needs no reference run
                 converted = convert_to_mixed_precision(
-                    str(source), "fp16", keep_io_types=True, calibration_data=str(reference),
+                    str(source), "fp16", keep_io_types=True, data_max=np.inf,
                     op_types_to_exclude=list(FP32_OP_TYPES), nodes_to_exclude=exact_names(kept),
                     providers=["cpu"],
                 )
@@ -76,6 +84,7 @@ def fp16_graph(model: Any, frames: np.ndarray) -> tuple[Any, dict[str, Any]]:
         "tool": "NVIDIA ModelOpt AutoCast",
         "fp32_op_types": list(FP32_OP_TYPES),
         "fp32_nodes": kept,
+        "fp32_over_data_max": {"data_max": AUTOCAST_DATA_MAX, "nodes": over_data_max},
         "fp32_node_count": count_fp32_compute(converted),
         "fp16_range": ranges.record(AUTOCAST_NOTE),
     }
