@@ -45,7 +45,8 @@ def measure(variant: str, target: str, shape: str, folder: Path) -> tuple[str, f
         return "killed (out of memory)", seconds
     peaks = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("peak_mb ")]
     if done.returncode != 0 or not peaks:
-        return f"failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}", seconds
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message"
+        return f"failed ({done.returncode}): {last}", seconds
     return peaks[0], seconds
 
 

@@ -51,6 +51,12 @@ PARITY_ERRORS: list[float] = []
 """Max abs errors seen by the rewrite parity tests, summarised at the end of the run."""
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The README's examples first: what a reader runs is checked before CI's time budget
+    can stop the slow tests (``.ci/run``)."""
+    items.sort(key=lambda item: item.path.name != "test_readme.py")
+
+
 def pytest_terminal_summary(terminalreporter):
     if PARITY_ERRORS:
         terminalreporter.write_line(

@@ -38,6 +38,13 @@ class Example:
     def continues(self) -> bool:
         return self.marker is not None and "continues" in self.marker
 
+    def extras(self) -> list[str]:
+        """The edgeir extras the block's own ``pip install`` lines ask for."""
+        found: list[str] = []
+        for group in re.findall(r'pip install[^\n]*?-e\s+"?\.\[([\w,-]+)\]', self.code):
+            found += [e for e in group.split(",") if e not in found]
+        return found
+
     def commands(self) -> list[str]:
         """The shell commands of a bash or console block (continuation lines joined)."""
         text = self.code.replace("\\\n", " ")

@@ -63,10 +63,40 @@ calibration one), ConvIR-S."""
     return folder
 
 
+def _missing(extra: str) -> list[str]:
+    """The requirements of an edgeir extra (its nested extras included) not installed here."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    missing = []
+    for line in metadata.requires("edgeir") or []:
+        requirement = Requirement(line)
+        if requirement.marker is None or not requirement.marker.evaluate({"extra": extra}):
+            continue
+        if requirement.name == "edgeir":
+            missing += [m for nested in sorted(requirement.extras) for m in _missing(nested)]
+            continue
+        try:
+            metadata.version(requirement.name)
+        except metadata.PackageNotFoundError:
+            missing.append(requirement.name)
+    return missing
+
+
 def _marks(example):
     if example.skip_reason:
         return [pytest.mark.skip(reason=example.skip_reason)]
-    return [pytest.mark.slow] if example.slow else []
+    missing = [(extra, _missing(extra)) for extra in example.extras()]
+    marks = [pytest.mark.skip(reason=f"the {extra} extra is not installed (no {', '.join(names)})")
+             for extra, names in missing if names]
+    # a block of exports at the README's default ranges: beyond the suite's 900 s per test
+    return marks + ([pytest.mark.slow, pytest.mark.timeout(3600)] if example.slow else [])
+
+
+def _previous_python(example):
+    """The python block a ``continues`` block continues."""
+    return next(e for e in reversed(EXAMPLES[:EXAMPLES.index(example)]) if e.language == "python")
 
 
 def _exported_by(command: str) -> list[Path]:
@@ -98,8 +128,7 @@ def test_example_runs_as_written(example, workspace, tmp_path):
     if example.language == "python":
         code = example.code
         if example.continues:
-            previous = EXAMPLES[EXAMPLES.index(example) - 1]
-            code = previous.code + "\n" + code
+            code = _previous_python(example).code + "\n" + code
         done = subprocess.run([sys.executable, "-c", code], cwd=workspace, env=env, capture_output=True, text=True,
                               timeout=600)
         assert done.returncode == 0, f"{example.name} failed:\n{done.stderr[-3000:]}"
@@ -110,10 +139,27 @@ def test_example_runs_as_written(example, workspace, tmp_path):
         assert done.returncode == 0, f"{example.name}: `{command}` failed ({done.returncode}):\n{done.stderr[-3000:]}"
 
 
-def test_every_example_block_is_marked():
-    # examples() raises on a block without a marker; the README has run, slow and skipped blocks
-    assert {e.marker for e in EXAMPLES if e.marker} >= {"run", "run slow"}
-    assert all(e.skip_reason for e in EXAMPLES if e.marker is None)
+def test_the_readme_has_run_slow_and_skipped_blocks():
+    # examples() raises on a block without a marker
+    assert {e.marker for e in EXAMPLES if e.marker} >= {"run", "run slow", "run continues"}
+    assert any(e.skip_reason for e in EXAMPLES)
+
+
+def test_an_extra_that_is_not_installed_is_named(monkeypatch):
+    from importlib import metadata
+
+    installed = metadata.version
+
+    def without_pnnx(name):
+        if name == "pnnx":
+            raise metadata.PackageNotFoundError(name)
+        return installed(name)
+
+    monkeypatch.setattr(metadata, "version", without_pnnx)
+    assert _missing("ncnn") == ["pnnx"] and _missing("all") == ["pnnx"]  # all holds ncnn
+    assert _missing("ncnn-runtime") == [] and _missing("no-such-extra") == []
+    example = examples('<!-- example: run slow -->\n```bash\npip install -e ".[ov,ncnn]"\nedgeir info\n```\n')[0]
+    assert example.extras() == ["ov", "ncnn"]
 
 
 def test_a_block_without_a_marker_is_refused():

@@ -32,6 +32,7 @@ FP16_MAX = 65504.0
 HEADROOM = 4.0
 """Peaks must stay below FP16_MAX / HEADROOM: calibration frames are a sample of what the
 camera sees, and the sums inside a convolution run higher than its output."""
+BOUND = FP16_MAX / HEADROOM
 FRAMES = 4
 """Calibration frames the peaks are measured on (the synthetic ``calib`` split by default)."""
 PEAK_PREFIX = "edgeir_peak/"
@@ -52,7 +53,7 @@ class RangeCheck:
     """Each kept node's largest over-bound tensor (read or made), for the warning."""
     makers: list[str] = field(default_factory=list)
     """The kept nodes that make an over-bound tensor (the others only read one)."""
-    bound: float = FP16_MAX / HEADROOM
+    bound: float = BOUND
 
     def record(self, note: str = DEFAULT_NOTE) -> dict[str, Any]:
         """The manifest's ``fp16_range``, the same keys for every FP16 target; ``note`` says
@@ -103,8 +104,8 @@ def with_peaks(model: Any) -> tuple[Any, list[str]]:
     for node in model.graph.node:
         nodes.append(node)
         for name in (out for out in node.output if out in wanted):
-            # right after the node that makes the tensor: ONNX Runtime runs nodes in this
-            # order, and a probe at the end of the graph would keep every feature map alive
+            # right after the node that makes the tensor, so that an execution order that
+            # follows the graph's frees each feature map once its probe has read it
             absolute, peak = f"{PEAK_PREFIX}abs/{name}", f"{PEAK_PREFIX}{name}"
             nodes += [helper.make_node("Abs", [name], [absolute]),
                       helper.make_node("ReduceMax", [absolute], [peak], keepdims=0)]
@@ -144,7 +145,7 @@ def check_range(model: Any, batches: Iterable[np.ndarray], warn_now: bool = True
 
 
 def ranges_of(peaks: dict[str, float], nodes: Iterable[tuple[str, list[str], list[str]]],
-              bound: float = FP16_MAX / HEADROOM) -> RangeCheck:
+              bound: float = BOUND) -> RangeCheck:
     """The range check from measured ``peaks``, for any graph given as (node name, inputs,
     outputs) in order: the one rule of which nodes stay FP32, whichever runtime measured.
     ``bound`` is FP16's with headroom; a converter with a stricter rule of its own (AutoCast's

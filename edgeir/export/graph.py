@@ -68,9 +68,9 @@ def residual_adds(model: Any) -> list[str]:
 
 
 def session(model: Any, optimize: bool = True) -> Any:
-    """A CPU session for an export's checks. Nodes run in ONNX Runtime's priority order: its
-    default order can leave every feature map alive until the graph's end when extra
-    outputs (the range check's peaks) read them, many GB at 736x1280."""
+    """A CPU session for an export's checks. Nodes run in ONNX Runtime's priority order: in
+    its default order a graph with extra readers of every feature map (the range check's
+    peaks) kept them all alive, several GB more at 512x512 (docs/benchmarks.md)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()

@@ -147,6 +147,7 @@ class Runtime(ABC):
         return self._run(x)
 
     def check_open(self) -> None:
+        """One line instead of an AttributeError from a released session."""
         if self.closed:
             raise EdgeIRError(f"expected an open runtime, found this {self.info.backend} runtime closed: "
                               "load the model again")

@@ -141,6 +141,7 @@ class OpenVinoRuntime(Runtime):
         """The compiled model that runs inputs of ``shape``: the IR reshaped to it and
         compiled on first use; the IR as read when it is static or the reshaped IR does not
         compile (the dynamic model then reports the input it refuses)."""
+        self.check_open()
         return self._entry_for(shape).compiled
 
     def _entry_for(self, shape: tuple[int, ...]) -> _Compiled:

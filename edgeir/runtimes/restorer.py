@@ -118,6 +118,9 @@ def _stage(pipe: _Pipeline, source: queue.Queue, sink: queue.Queue, work: Callab
 
 
 class Restorer:
+    closed: bool = False
+    """Set by :meth:`close`; every later call raises ``EdgeIRError``."""
+
     def __init__(
         self,
         runtime_or_path: Runtime | str | Path | Any,
@@ -376,8 +379,6 @@ class Restorer:
                 pipe.put(sink, _END)
         except BaseException as exc:  # KeyboardInterrupt and SystemExit too: the caller must hear of it
             pipe.put(sink, _Failure(exc))
-
-    closed = False
 
     def _check_open(self) -> None:
         if self.closed:

@@ -187,7 +187,7 @@ def test_trt_graph_keeps_what_autocasts_data_max_keeps_from_the_measured_peaks(m
     pytest.importorskip("modelopt", reason="the tensorrt extra is not installed")
     import modelopt.onnx.autocast.convert as autocast
 
-    from edgeir.export.tensorrt.graph import AUTOCAST_DATA_MAX, fp16_graph, not_fp32
+    from edgeir.export.tensorrt.graph import fp16_graph, not_fp32
 
     def no_reference_run(*args, **kwargs):
         raise AssertionError("AutoCast's reference runner was started")
@@ -195,7 +195,7 @@ def test_trt_graph_keeps_what_autocasts_data_max_keeps_from_the_measured_peaks(m
     monkeypatch.setattr(autocast, "ReferenceRunner", no_reference_run)
     graph, details = fp16_graph(_two_convs(1000.0), np.ones((2, 3, 4, 4), np.float32))
     assert details["fp16_range"]["kept_fp32_nodes"] == []
-    assert details["fp32_over_data_max"] == {"data_max": AUTOCAST_DATA_MAX, "nodes": ["big_conv", "relu", "shrink"]}
+    assert details["fp32_over_data_max"] == {"data_max": autocast.DEFAULT_DATA_MAX, "nodes": ["big_conv", "relu", "shrink"]}
     assert not_fp32(graph, ["big_conv", "relu", "shrink"]) == [] and not_fp32(graph, ["safe_conv"]) == ["safe_conv"]
 
 

@@ -5,6 +5,7 @@ import threading
 import numpy as np
 import pytest
 
+from edgeir.errors import EdgeIRError
 from edgeir.runtimes import load, openvino_backend
 
 
@@ -25,6 +26,10 @@ def test_each_shape_runs_on_a_model_compiled_for_it(exported_openvino):
         expected = next(iter(as_read.infer(x).values()))
         np.testing.assert_allclose(out, expected, atol=1e-4)
     assert runtime.compiled_for(small.shape) is runtime.compiled_for(small.shape)
+    runtime.close()
+    for call in (lambda: runtime(small), lambda: runtime.compiled_for(small.shape)):
+        with pytest.raises(EdgeIRError, match="found this openvino runtime closed"):
+            call()
 
 
 def test_the_least_recently_used_shape_goes_first(exported_openvino, monkeypatch):

@@ -10,6 +10,7 @@ on any machine, then built into an engine on the device (here when possible, els
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ log = logging.getLogger("edgeir")
 
 ONNX_SUFFIX = ".trt.onnx"
 REFERENCE_FRAMES = 2
-"""Synthetic frames for AutoCast's reference run (where FP16 would overflow)."""
+"""Synthetic frames for the FP16 range check, whose peaks decide what AutoCast keeps in FP32."""
 CPU_CHECK_NOTE = (
     "measured on ONNX Runtime CPU: psnr_vs_fp32_graph_db runs the graph as ONNX Runtime "
     "does (most FP16 ops in FP32 after casting); psnr_fp16_emulated_db rounds every tensor "
@@ -90,14 +91,14 @@ def _verify_on_cpu(fp32: Any, trt_graph: Any, inputs: list[np.ndarray]) -> dict[
     from edgeir.bench.metrics import mean_db
     from edgeir.export.tensorrt.emulate import emulation_session
 
-    def outputs(make_session: Any, graph: Any) -> list[np.ndarray]:
-        # one session at a time: each keeps its arena at its peak until it is dropped
-        opened = make_session(graph)
-        return [opened.run(None, {INPUT_NAME: x})[0] for x in inputs]
+    def outputs(graph: Any, make_session: Callable[[Any], Any] = session) -> list[np.ndarray]:
+        # one session at a time: each keeps its memory arena at its peak until it is dropped
+        run = runner(graph, make_session)
+        return [run(x) for x in inputs]
 
-    expected = outputs(session, fp32)
-    as_run = [compare(e, y)["psnr_db"] for e, y in zip(expected, outputs(session, trt_graph))]
-    as_emulated = [compare(e, y)["psnr_db"] for e, y in zip(expected, outputs(emulation_session, trt_graph))]
+    expected = outputs(fp32)
+    as_run = [compare(e, y)["psnr_db"] for e, y in zip(expected, outputs(trt_graph))]
+    as_emulated = [compare(e, y)["psnr_db"] for e, y in zip(expected, outputs(trt_graph, emulation_session))]
     run_db, emulated_db = round(mean_db(as_run), 2), round(mean_db(as_emulated), 2)
     return {"psnr_vs_fp32_graph_db": run_db, "psnr_fp16_emulated_db": emulated_db,
             "psnr_estimate_db": min(run_db, emulated_db), "note": CPU_CHECK_NOTE}

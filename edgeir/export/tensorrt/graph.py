@@ -7,7 +7,7 @@ of the input image, the layers whose activations come near FP16's limit
 (``edgeir.export.fp16_range``, the check every FP16 target runs) and those over AutoCast's
 own ``data_max``. Both rules are applied to the peaks the range check measured in the
 graph: AutoCast's reference runner would instead keep every activation of every frame in
-memory, which exhausts 24 GB at 384x640. The INT8 graph is made by
+memory (out of 24 GB at 384x640, docs/benchmarks.md). The INT8 graph is made by
 ``edgeir.calib.modelopt_int8``.
 """
 
@@ -30,8 +30,6 @@ log = logging.getLogger("edgeir")
 
 AUTOCAST_NOTE = ("kept in FP32 by ModelOpt AutoCast (named in its node exclusion); the TRT-ready graph "
                  "types them FP32")
-AUTOCAST_DATA_MAX = 512.0
-"""AutoCast's default ``data_max``: a node reading or making |x| above it stays FP32."""
 
 
 def _batches(model: Any, frames: np.ndarray) -> list[np.ndarray]:
@@ -53,10 +51,11 @@ def fp16_graph(model: Any, frames: np.ndarray) -> tuple[Any, dict[str, Any]]:
 
     configure_logging = modelopt_logging()
     from modelopt.onnx.autocast import convert_to_mixed_precision
+    from modelopt.onnx.autocast.convert import DEFAULT_DATA_MAX
 
     residual = residual_adds(model)
     ranges = check_range(model, _batches(model, frames))
-    over_data_max = ranges_of(ranges.peaks, graph_nodes(model), AUTOCAST_DATA_MAX).kept_nodes
+    over_data_max = ranges_of(ranges.peaks, graph_nodes(model), DEFAULT_DATA_MAX).kept_nodes
     kept = list(dict.fromkeys(residual + ranges.kept_nodes + over_data_max))
     log.info("converting to FP16 with ModelOpt AutoCast (FP32 kept for %s and %d node(s))",
              ", ".join(FP32_OP_TYPES), len(kept))
@@ -84,7 +83,7 @@ def fp16_graph(model: Any, frames: np.ndarray) -> tuple[Any, dict[str, Any]]:
         "tool": "NVIDIA ModelOpt AutoCast",
         "fp32_op_types": list(FP32_OP_TYPES),
         "fp32_nodes": kept,
-        "fp32_over_data_max": {"data_max": AUTOCAST_DATA_MAX, "nodes": over_data_max},
+        "fp32_over_data_max": {"data_max": DEFAULT_DATA_MAX, "nodes": over_data_max},
         "fp32_node_count": count_fp32_compute(converted),
         "fp16_range": ranges.record(AUTOCAST_NOTE),
     }
