@@ -16,9 +16,6 @@ import numpy as np
 from edgeir.bench.measure import FIELDS, TargetResult
 from edgeir.fileio import atomic_path
 
-STATUS_WIDTH = 40
-STATUS_MIN_WIDTH = 16
-"""A narrow terminal still gives a skip reason a readable column."""
 HEADERS = {"int8_mac_share": "INT8 MACs"}
 """Column titles of report.md and the terminal table where they are not the field's name
 (report.json and report.csv keep the names)."""
@@ -79,52 +76,56 @@ def to_markdown(machine: dict[str, Any], results: list[TargetResult], evaluation
     return "\n".join(lines) + "\n"
 
 
-TABLE_FIELDS = ("target", "status", "precision", "int8_mac_share", "psnr", "psnr_drop", "psnr_vs_fp32", "ssim",
-                "latency_ms_p50", "fps", "fps_batch", "size_mb")
-"""The columns of the terminal table (report.md and report.json hold every field)."""
+TERMINAL_WIDTH = 80
+TERMINAL_COLUMNS = (("target", "target", "{}"), ("status", "status", "{}"), ("PSNR dB", "psnr", "{:.2f}"),
+                    ("drop dB", "psnr_drop", "{:.3f}"), ("ms p50", "latency_ms_p50", "{:.1f}"),
+                    ("FPS", "fps", "{:.2f}"), ("INT8", "int8_mac_share", "{:.1%}"), ("MB", "size_mb", "{:.1f}"))
+"""The terminal table's columns (title, field, format): what tells targets apart, within 80
+columns; report.md and report.json hold every field. A status other than ``ok`` becomes a
+numbered note under the table, written out whole."""
 
 
-def plain_table(results: list[TargetResult]) -> str:
-    """The terminal table without rich (a device install): fixed-width text."""
-    rows = [[HEADERS.get(name, name) for name in TABLE_FIELDS]]
-    rows += [[_cell(r.row()[name], name) for name in TABLE_FIELDS] for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_FIELDS))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+def _status_cell(status: str, notes: list[str], target: str) -> str:
+    if status == "ok":
+        return status
+    notes.append(f"{target}: {status}")
+    word = status.split(":")[0].split(",")[0]
+    return f"{word} [{len(notes)}]"
 
 
-def _min_width(column: str, results: list[TargetResult]) -> int | None:
-    if column == "status":
-        return STATUS_MIN_WIDTH
-    if column == "target" and results:
-        return max(len(r.target) for r in results)
-    return None
+def terminal_table(results: list[TargetResult], width: int = TERMINAL_WIDTH) -> str:
+    """The bench's table as text that fits ``width`` columns, every number whole; the
+    statuses that say more than ``ok`` follow as notes, wrapped, never cut."""
+    import textwrap
 
-
-def print_table(results: list[TargetResult], console: Any = None) -> None:
-    import sys
-
-    from edgeir.progress import has_rich
-
-    if not has_rich() and console is None:
-        print(plain_table(results))
-        return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title="edgeir bench")
-    shown = TABLE_FIELDS
-    for name in shown:
-        # Long cells wrap (a skip reason over several lines) rather than end in an ellipsis:
-        # nothing the run measured or said is cut.
-        table.add_column(HEADERS.get(name, name), overflow="fold", no_wrap=name == "target",
-                         max_width=STATUS_WIDTH if name == "status" else None,
-                         min_width=_min_width(name, results))
+    notes: list[str] = []
+    rows = [[title for title, _, _ in TERMINAL_COLUMNS]]
     for result in results:
         row = result.row()
-        # Text, not markup: a reason such as pip install "edgeir[trt]" keeps its brackets.
-        table.add_row(*(Text(_cell(row[name], name)) for name in shown))
-    (console or Console(width=None if sys.stdout.isatty() else 160)).print(table)
+        cells = []
+        for _, name, form in TERMINAL_COLUMNS:
+            value = row[name]
+            if name == "status":
+                cells.append(_status_cell(value, notes, result.target))
+            elif value is None or (isinstance(value, float) and math.isinf(value)):
+                cells.append("-" if value is None else "inf")
+            else:
+                cells.append(form.format(value))
+        rows.append(cells)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TERMINAL_COLUMNS))]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for number, note in enumerate(notes, 1):
+        lines += textwrap.wrap(note, width, initial_indent=f"[{number}] ", subsequent_indent="    ",
+                               break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines)
+
+
+def print_table(results: list[TargetResult]) -> None:
+    print(terminal_table(results))
 
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h")

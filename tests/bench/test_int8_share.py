@@ -18,7 +18,7 @@ from edgeir.bench.measure import (  # noqa: E402
     int8_status,
     measure_int8_share,
 )
-from edgeir.bench.report import plain_table, to_csv, to_json, to_markdown  # noqa: E402
+from edgeir.bench.report import terminal_table, to_csv, to_json, to_markdown  # noqa: E402
 from edgeir.runtimes import load  # noqa: E402
 from tests.runtimes import tiny_conv  # noqa: E402
 
@@ -98,9 +98,10 @@ def test_every_report_carries_the_column(graphs):
     assert to_csv(rows).splitlines()[0].endswith(",int8_mac_share")
     markdown = to_markdown({}, rows, "tiny")
     assert "| export_s | INT8 MACs |" in markdown and "| 61.9% |" in markdown and "| 0.0% |" in markdown
-    table = plain_table(rows)
-    header, first = table.splitlines()[:2]
-    assert "INT8 MACs" in header and "61.9%" in first and "ok, INT8 MACs 61.9% < 90%" in first
+    table = terminal_table(rows)
+    header, first = table.splitlines()[0], table.splitlines()[2]
+    assert "INT8" in header and "61.9%" in first and "ok [1]" in first
+    assert "[1] onnx-int8: ok, INT8 MACs 61.9% < 90%" in table
 
 
 def test_the_share_is_measured_after_the_peak_memory(tmp_path, monkeypatch):
