@@ -24,9 +24,10 @@ PERCENT = frozenset({"int8_mac_share"})
 
 
 def plain(value: Any) -> Any:
-    """JSON has no infinity: an exact match (a target against itself) is written as "inf"."""
+    """JSON has no infinity: the PSNR of an exact match (torch against itself, identical
+    tensors) is written as null, so that every figure stays a number or null."""
     if isinstance(value, float) and math.isinf(value):
-        return "inf"
+        return None
     return value
 
 
@@ -50,7 +51,7 @@ def _cell(value: Any, name: str = "") -> str:
     if name in PERCENT:
         return f"{value * 100:.1f}%"
     if isinstance(value, float):
-        return "inf" if math.isinf(value) else f"{value:g}"
+        return "identical" if math.isinf(value) else f"{value:g}"
     return str(value)
 
 

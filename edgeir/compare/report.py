@@ -156,7 +156,7 @@ class Comparison:
 
 
 def _plain(value: float) -> Any:
-    """JSON has no infinity: identical tensors are written as "inf", as bench reports do."""
+    """JSON has no infinity: identical tensors are written as null, as bench reports do."""
     from edgeir.bench.report import plain
 
     return plain(value)

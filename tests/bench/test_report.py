@@ -4,7 +4,7 @@ is a numbered note under it, wrapped and never cut, with its brackets (no markup
 import re
 
 from edgeir.bench.measure import TargetResult
-from edgeir.bench.report import TERMINAL_WIDTH, print_table, terminal_table
+from edgeir.bench.report import TERMINAL_WIDTH, print_table, terminal_table, to_csv, to_json, to_markdown
 
 REASON = ('skipped: tensorrt cannot run here: TensorRT (the tensorrt Python package) and a CUDA GPU not '
           'found; pip install "edgeir[trt]" on a machine with one')
@@ -31,3 +31,15 @@ def test_statuses_are_notes_written_out_whole():
     notes = text.split("\n[2] ", 1)[1].split("\n[3] ", 1)[0]
     assert re.sub(r"\s+", " ", notes).strip() == f"onnx-0: {REASON}"  # wrapped, every word kept, brackets too
     assert "[1] executorch-int8: ok, INT8 MACs 61.9% < 90%" in text
+
+
+def test_figures_are_numbers_or_null_in_every_report():
+    import json
+
+    targets = json.loads(to_json({}, WIDEST, "tiny"))["targets"]
+    for row in targets:
+        assert all(v is None or isinstance(v, (int, float)) for k, v in row.items() if k not in ("target", "status",
+                                                                                            "precision"))
+    assert targets[1]["psnr_vs_fp32"] is None  # torch against itself: identical
+    assert to_csv(WIDEST).splitlines()[2].split(",")[7] == ""
+    assert "| identical |" in to_markdown({}, WIDEST, "tiny")

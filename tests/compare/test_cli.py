@@ -15,10 +15,10 @@ def test_identical_artifacts_give_infinite_psnr_no_jump_json_and_plot(exported_s
     assert main(["compare", onnx, onnx, "--count", "1", "--json", "--plot", str(plot)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["matched"] == len(data["layers"]) == 144 and data["unmatched"] == {"a": 0, "b": 0}
-    assert {layer["psnr_db"] for layer in data["layers"]} == {"inf"}
+    assert {layer["psnr_db"] for layer in data["layers"]} == {None}  # identical: null, not a string
     assert {layer["max_abs"] for layer in data["layers"]} == {0.0}
     assert data["jump"] is None and data["worst"] is None
-    assert data["output"] == {"psnr_db": "inf", "max_abs": 0.0}
+    assert data["output"] == {"psnr_db": None, "max_abs": 0.0}
     assert set(data["layers"][0]) == {"index", "name", "a", "b", "psnr_db", "max_abs"}
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
