@@ -46,10 +46,12 @@ class PlainProgress:
         self.update(task_id, advance=advance)
 
     def update(self, task_id: int, *, advance: float = 0, description: str | None = None,
-               completed: float | None = None) -> None:
+               completed: float | None = None, total: float | None = None) -> None:
         task = self._tasks[task_id]
         if description is not None:
             task.description = description
+        if total is not None:
+            task.total = total
         task.completed = completed if completed is not None else task.completed + advance
         now = time.perf_counter()
         done = task.total is not None and task.completed >= task.total

@@ -15,7 +15,6 @@ from edgeir.bench.evalset import EvalSet
 from edgeir.bench.harness import REFERENCE, BenchConfig, TargetResult, run_target
 from edgeir.bench.measure import check_settings, finish, input_row
 from edgeir.errors import EdgeIRError
-from edgeir.progress import progress_bar
 
 __all__ = ["BenchConfig", "BenchRun", "TargetResult", "bench"]
 
@@ -31,38 +30,105 @@ class BenchRun:
         return [r for r in self.results if r.status.startswith("failed")]
 
 
-def bench(config: BenchConfig, targets: list[str], isolate: bool = True) -> BenchRun:
-    """Measure ``targets`` (``torch`` is always measured first: it is the reference)."""
+def run_settings(config: BenchConfig, weights: dict[str, object]) -> dict[str, object]:
+    """What makes two runs' figures comparable: ``--resume`` reuses rows only where every
+    one of these is the same."""
+    from importlib import metadata
+
+    return {"variant": config.variant, "task": config.task,
+            "weights": weights.get("sha256") or weights.get("kind"),
+            "evaluation": config.evalset.describe(), "runs": config.runs, "warmup": config.warmup,
+            "batch": config.batch, "tile": config.tile, "device": config.device, "y_channel": config.y_channel,
+            "edgeir": metadata.version("edgeir")}
+
+
+def bench(config: BenchConfig, targets: list[str], isolate: bool = True, resume: bool = False) -> BenchRun:
+    """Measure ``targets`` (``torch`` is always measured first: it is the reference); the
+    reports are written after every target, and when the run is stopped. With ``resume``,
+    targets measured by an earlier run into ``config.out`` with the same settings are kept."""
     from edgeir.bench.machine import describe
     from edgeir.bench.report import write_reports
+    from edgeir.bench.resume import Saved, previous_run
+    from edgeir.bench.session import print_plan, run_targets
+    from edgeir.models.weights import choose_weights
 
     check_settings(config)
     evalset: EvalSet = config.evalset
     pairs = list(evalset)
     if not pairs:
         raise EdgeIRError(f"expected at least one evaluation pair, found none in {evalset.spec}")
+    weights = choose_weights(config.variant, config.task, config.weights).record()
+    settings = run_settings(config, weights)
     order = [REFERENCE, *(t for t in targets if t != REFERENCE)]
-    results: list[TargetResult] = [input_row([(b, s) for _, b, s in pairs], config.y_channel)]
-    reference = None
-    with progress_bar("targets") as bar:
-        task = bar.add_task("benchmarking", total=len(order))
-        for target in order:
-            bar.update(task, description=f"benchmarking {target}")
-            result = run_target(config, target, reference, isolate)
-            if target == REFERENCE:
-                reference = result.extra.pop("outputs", None)
-                if not result.ok:
-                    raise EdgeIRError(f"expected the torch FP32 reference to run, found {result.status}")
-            else:
-                result.extra.pop("outputs", None)
-            if target in targets:
-                results.append(result)
-            bar.console.print(f"{target}: {result.summary()}")
-            bar.advance(task)
-    base = next((r for r in results if r.target == REFERENCE and r.ok), None)
-    finish(results, base.psnr if base is not None else None)
+    saved = Saved(config.out)
+    kept = previous_run(config.out, settings, order, saved) if resume else {}
+    reference = saved.reference() if REFERENCE in kept else None
+    to_measure = [t for t in order if t not in kept]
+    print_plan(_plan(config, weights, order, kept, to_measure))
+
     machine = describe()
     _, blurred, sharp = pairs[0]
     evaluation = evalset.describe() + (", PSNR/SSIM on Y" if config.y_channel else ", PSNR/SSIM on RGB")
-    reports = write_reports(config.out, machine, results, evaluation, (blurred, sharp))
-    return BenchRun(results, reports, machine)
+    results: list[TargetResult] = [input_row([(b, s) for _, b, s in pairs], config.y_channel)]
+    results += [kept[t] for t in order if t in kept and t in targets]
+    reports: dict[str, Path] = {}
+
+    def write(complete: bool) -> None:
+        base = next((r for r in results if r.target == REFERENCE and r.ok), None)
+        finish(results, base.psnr if base is not None else None)
+        measured = {r.target for r in results}
+        run = {"weights": weights, "settings": settings, "complete": complete,
+               "not_measured": [t for t in order if t in targets and t not in measured]}
+        reports.update(write_reports(config.out, machine, _ordered(results, order), evaluation, (blurred, sharp), run))
+
+    def measure_one(target: str, steps: object) -> TargetResult:
+        nonlocal reference
+        result = run_target(config, target, reference, isolate, steps)
+        if target == REFERENCE:
+            outputs = result.extra.pop("outputs", None)
+            if not result.ok:
+                raise EdgeIRError(f"expected the torch FP32 reference to run, found {result.status}")
+            reference = outputs
+            saved.keep_reference(outputs)
+        else:
+            result.extra.pop("outputs", None)
+        return result
+
+    def done(result: TargetResult) -> None:
+        saved.keep_sample(result)
+        if result.target in targets:
+            results.append(result)
+        write(complete=False)
+
+    def stopped() -> str:
+        write(complete=False)
+        return str(config.out)
+
+    run_targets(to_measure, measure_one, done, stopped)
+    write(complete=True)
+    return BenchRun(_ordered(results, order), reports, machine)
+
+
+def _ordered(results: list[TargetResult], order: list[str]) -> list[TargetResult]:
+    """The input row, then the targets in the order asked (kept rows among measured ones)."""
+    rank = {t: i for i, t in enumerate(order)}
+    return sorted(results, key=lambda r: rank.get(r.target, -1))
+
+
+def _plan(config: BenchConfig, weights: dict[str, object], order: list[str], kept: dict[str, TargetResult],
+          to_measure: list[str]) -> list[tuple[str, str]]:
+    from edgeir.bench.harness import why_skipped
+
+    digest = f", sha256 {str(weights['sha256'])[:12]}" if weights.get("sha256") else ""
+    lines = [("bench", f"ConvIR-{config.variant.upper()} {config.task}, {weights['description']}{digest}"),
+             ("frames", f"{len(config.evalset)} pairs: {config.evalset.describe()}"),
+             ("timing", f"{config.runs} runs after {config.warmup} warm-up, batch {config.batch}"
+                        + (f", tiles of {config.tile}" if config.tile else "")),
+             ("targets", f"{len(order)}: {', '.join(order)}")]
+    if kept:
+        lines.append(("kept", f"{len(kept)} measured by the run in {config.out} (--resume): {', '.join(kept)}"))
+    skipped = {t: why for t in to_measure if (why := why_skipped(t)) is not None}
+    if skipped:
+        lines.append(("skipped", f"{len(skipped)} here: {', '.join(skipped)} (their reasons follow in the table)"))
+    lines.append(("reports", f"{config.out} (written after every target)"))
+    return lines

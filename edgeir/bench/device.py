@@ -27,6 +27,7 @@ from edgeir.bench.measure import (
     peak_rss_mb,
     record_error,
 )
+from edgeir.bench.steps import Steps, logged_as_steps
 from edgeir.errors import EdgeIRError
 
 log = logging.getLogger("edgeir")
@@ -60,17 +61,20 @@ def _open_artifact(bundle: Bundle, entry: BundleTarget, device: str | None) -> t
     return load(path, device), facts
 
 
-def measure_target(bundle_root: Path, target: str, settings: DeviceSettings) -> TargetResult:
+def measure_target(bundle_root: Path, target: str, settings: DeviceSettings, steps: Steps | None = None) -> TargetResult:
     """One target of the bundle, measured; errors become its status."""
+    steps = steps or Steps()
     bundle = open_bundle(bundle_root, verify=False)  # the parent verified it
     entry = next(t for t in bundle.targets if t.target == target)
     result = TargetResult(target, size_mb=entry.size_mb, export_s=entry.export_s)
     try:
-        runtime, facts = _open_artifact(bundle, entry, settings.device)
+        with logged_as_steps(steps, "loading"):
+            runtime, facts = _open_artifact(bundle, entry, settings.device)
         result.extra.update(facts)
         pairs = bundle.pairs()
-        measure_runtime(result, runtime, pairs, bundle.reference(), settings)
+        measure_runtime(result, runtime, pairs, bundle.reference(), settings, steps)
         result.peak_rss_mb = round(peak_rss_mb(), 1)  # the runtime's own, before the profiled run
+        steps.step("profiling the convolution kernels")
         measure_int8_share(result, runtime, pairs[0][0], settings)
     except Skipped as exc:
         record_error(result, exc)
@@ -88,7 +92,7 @@ def bench_bundle(root: str | Path, out: Path, settings: DeviceSettings, targets:
     from edgeir.bench import BenchRun
     from edgeir.bench.machine import describe
     from edgeir.bench.report import write_reports
-    from edgeir.progress import progress_bar
+    from edgeir.bench.session import print_plan, run_targets
 
     bundle = open_bundle(root)
     settings.y_channel = bool(bundle.evaluation.get("y_channel"))
@@ -102,21 +106,34 @@ def bench_bundle(root: str | Path, out: Path, settings: DeviceSettings, targets:
     check_settings(settings)
     pairs = bundle.pairs()
     results = [input_row(pairs, settings.y_channel)]
-    with progress_bar("targets") as bar:
-        task = bar.add_task("benchmarking the bundle", total=len(chosen))
-        for target in chosen:
-            bar.update(task, description=f"benchmarking {target}")
-            if isolate:
-                result = in_fresh_process(target, "running", measure_target, bundle.root, target, settings)
-            else:
-                result = measure_target(bundle.root, target, settings)
-            results.append(result)
-            bar.console.print(f"{target}: {result.summary()}")
-            bar.advance(task)
-    finish(results, bundle.reference_psnr)
     machine = describe()
     evaluation = (f"{bundle.evaluation['description']} from the bundle {bundle.root.name} (packed "
                   f"{bundle.index['created']}), PSNR drop against the host's torch FP32 "
                   f"({bundle.reference_psnr:.3f} dB), PSNR/SSIM on {'Y' if settings.y_channel else 'RGB'}")
-    reports = write_reports(out, machine, results, evaluation, pairs[0])
+    reports: dict[str, Path] = {}
+
+    def write(complete: bool) -> str:
+        finish(results, bundle.reference_psnr)
+        measured = {r.target for r in results}
+        run = {"weights": bundle.index.get("weights"), "complete": complete,
+               "not_measured": [t for t in chosen if t not in measured]}
+        reports.update(write_reports(out, machine, results, evaluation, pairs[0], run))
+        return str(out)
+
+    def measure_one(target: str, steps: Steps) -> TargetResult:
+        if isolate:
+            return in_fresh_process(target, "running", measure_target, bundle.root, target, settings, steps=steps)
+        return measure_target(bundle.root, target, settings, steps)
+
+    def done(result: TargetResult) -> None:
+        results.append(result)
+        write(complete=False)
+
+    print_plan([("bundle", f"{bundle.root} (packed {bundle.index['created']})"),
+                ("frames", f"{len(pairs)} pairs: {bundle.evaluation['description']}"),
+                ("timing", f"{settings.runs} runs after {settings.warmup} warm-up, batch {settings.batch}"),
+                ("targets", f"{len(chosen)}: {', '.join(chosen)}"),
+                ("reports", f"{out} (written after every target)")])
+    run_targets(chosen, measure_one, done, lambda: write(complete=False))
+    write(complete=True)
     return BenchRun(results, reports, machine)

@@ -33,6 +33,7 @@ from edgeir.bench.measure import (
     peak_rss_mb,
     record_error,
 )
+from edgeir.bench.steps import Steps, logged_as_steps
 from edgeir.errors import EdgeIRError
 
 __all__ = ["DEVICE_FIELDS", "FIELDS", "REFERENCE", "BenchConfig", "TargetResult", "measure", "parse_targets"]
@@ -152,20 +153,29 @@ def export_target(config: BenchConfig, target: str) -> tuple[Path, float, bool]:
 
 # -- one target -----------------------------------------------------------------------------
 
-def export_artifact(config: BenchConfig, target: str) -> tuple[Path, dict[str, Any]]:
-    """The target's artifact, exported unless cached, and facts about how it was made;
-    raises ``Skipped`` where this machine lacks the exporter's packages or the runtime."""
+def why_skipped(target: str) -> str | None:
+    """Why this machine cannot benchmark ``target`` (the exporter's packages, the runtime or
+    its device are missing), or None: decided before any export, which may take minutes."""
     from edgeir.export.targets import check_available, get_target
     from edgeir.runtimes import why_unavailable
 
+    if target == REFERENCE:
+        return None
     spec = get_target(target)
     try:
         check_available(spec)
     except EdgeIRError as exc:
-        raise Skipped(str(exc)) from None
+        return str(exc)
     missing = why_unavailable(spec.runtime)
-    if missing is not None:  # before the export, which may take minutes for nothing
-        raise Skipped(f"{spec.runtime} cannot run here: {missing}")
+    return None if missing is None else f"{spec.runtime} cannot run here: {missing}"
+
+
+def export_artifact(config: BenchConfig, target: str) -> tuple[Path, dict[str, Any]]:
+    """The target's artifact, exported unless cached, and facts about how it was made;
+    raises ``Skipped`` where this machine lacks the exporter's packages or the runtime."""
+    why = why_skipped(target)
+    if why is not None:
+        raise Skipped(why)
     artifact, seconds, cached = export_target(config, target)
     return artifact, {"export_s": seconds, "cached_export": cached, "artifact": str(artifact),
                       "size_mb": _artifact_size_mb(Path(artifact))}
@@ -190,14 +200,15 @@ def open_runtime(config: BenchConfig, target: str) -> tuple[Any, dict[str, Any]]
     return runtime, made
 
 
-def prepare(config: BenchConfig, target: str) -> TargetResult | None:
+def prepare(config: BenchConfig, target: str, steps: Steps | None = None) -> TargetResult | None:
     """Export ``target`` into the cache; the result only when that already ended it
     (skipped or failed). Run in a process of its own, so that the measuring process's
     peak memory is the runtime's, not the exporter's."""
     if target == REFERENCE:
         return None
     try:
-        export_artifact(config, target)
+        with logged_as_steps(steps or Steps(), "exporting"):
+            export_artifact(config, target)
     except Exception as exc:  # a broken target must not end the benchmark
         result = TargetResult(target)
         record_error(result, exc)
@@ -205,18 +216,22 @@ def prepare(config: BenchConfig, target: str) -> TargetResult | None:
     return None
 
 
-def measure(config: BenchConfig, target: str, reference: list[np.ndarray] | None) -> TargetResult:
+def measure(config: BenchConfig, target: str, reference: list[np.ndarray] | None,
+            steps: Steps | None = None) -> TargetResult:
     """Everything for one target; ``reference`` holds the torch FP32 outputs (None while the
     reference itself is measured). Errors become the result's status."""
+    steps = steps or Steps()
     result = TargetResult(target)
     try:
-        runtime, made = open_runtime(config, target)
+        with logged_as_steps(steps, "loading"):
+            runtime, made = open_runtime(config, target)
         result.export_s, result.size_mb = made.get("export_s"), made.get("size_mb")
         result.extra.update({k: v for k, v in made.items() if k not in ("export_s", "size_mb")})
         pairs = [(blurred, sharp) for _, blurred, sharp in config.evalset]
-        outputs = measure_runtime(result, runtime, pairs, reference, config)
+        outputs = measure_runtime(result, runtime, pairs, reference, config, steps)
         result.extra["outputs"] = outputs if target == REFERENCE else None
         result.peak_rss_mb = round(peak_rss_mb(), 1)  # the runtime's own, before the profiled run
+        steps.step("profiling the convolution kernels")
         measure_int8_share(result, runtime, pairs[0][0], config)
     except Exception as exc:  # a broken target must not end the benchmark
         record_error(result, exc)
@@ -226,11 +241,11 @@ def measure(config: BenchConfig, target: str, reference: list[np.ndarray] | None
 
 
 def run_target(config: BenchConfig, target: str, reference: list[np.ndarray] | None,
-               isolate: bool) -> TargetResult:
+               isolate: bool, steps: Steps | None = None) -> TargetResult:
     """With ``isolate``, the export and the measurement each run in a fresh process."""
     if not isolate:
-        return measure(config, target, reference)
-    early = in_fresh_process(target, "exporting", prepare, config, target)
+        return prepare(config, target, steps) or measure(config, target, reference, steps)
+    early = in_fresh_process(target, "exporting", prepare, config, target, steps=steps)
     if early is not None:
         return early
-    return in_fresh_process(target, "running", measure, config, target, reference)
+    return in_fresh_process(target, "running", measure, config, target, reference, steps=steps)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edgeir.bench.metrics import psnr, ssim
+from edgeir.bench.steps import Steps
 from edgeir.errors import EdgeIRError
 from edgeir.runtimes.frames import centre_crop
 
@@ -127,14 +128,18 @@ def _percentiles(times_ms: list[float]) -> tuple[float, float, float]:
     return round(float(p50), 2), round(float(p90), 2), round(float(p99), 2)
 
 
-def _timed(call: Any, runs: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
+def _timed(call: Any, runs: int, warmup: int, steps: Steps | None = None, label: str = "timing") -> list[float]:
+    steps = steps or Steps()
+    for index in range(warmup):
+        steps.step(f"{label}: warm-up", index, warmup)
         call()
     times = []
-    for _ in range(runs):
+    for index in range(runs):
+        steps.step(label, index, runs)
         start = time.perf_counter()
         call()
         times.append((time.perf_counter() - start) * 1e3)
+    steps.step(label, runs, runs)
     return times
 
 
@@ -165,7 +170,7 @@ def _device_times(runtime: Any, restorer: Any, frame: np.ndarray, settings: Sett
     return [sum(timer() for timer in timers) for _ in range(settings.runs)]
 
 
-def _fps_batch(runtime: Any, settings: Settings, frame: np.ndarray, fps: float) -> float | None:
+def _fps_batch(runtime: Any, settings: Settings, frame: np.ndarray, fps: float, steps: Steps) -> float | None:
     """Frames per second when ``--batch`` frames run per call; the batch-1 figure for batch 1,
     None where the artifact takes one frame per call."""
     from edgeir.runtimes.restorer import Restorer
@@ -176,23 +181,27 @@ def _fps_batch(runtime: Any, settings: Settings, frame: np.ndarray, fps: float) 
         return None
     batched = Restorer(runtime, tile=settings.tile, batch=settings.batch)
     frames = [frame] * settings.batch
-    times = _timed(lambda: batched.restore_batch(frames), max(3, settings.runs // 2), 1)
+    times = _timed(lambda: batched.restore_batch(frames), max(3, settings.runs // 2), 1, steps,
+                   f"timing batches of {settings.batch}")
     return round(settings.batch * 1e3 / float(np.median(times)), 2)
 
 
 def measure_runtime(result: TargetResult, runtime: Any, pairs: Sequence[tuple[np.ndarray, np.ndarray]],
-                    reference: Sequence[np.ndarray] | None, settings: Settings) -> list[np.ndarray]:
+                    reference: Sequence[np.ndarray] | None, settings: Settings,
+                    steps: Steps | None = None) -> list[np.ndarray]:
     """Fill ``result`` from ``runtime`` run through a ``Restorer`` on ``pairs`` (blurred,
     sharp: H x W x 3 uint8); ``reference`` holds the torch FP32 outputs (None while the
     reference itself is measured). Returns the restored frames."""
     from edgeir.runtimes.restorer import Restorer
 
+    steps = steps or Steps()
     result.precision = runtime.info.precision
     result.extra["device"] = runtime.info.device
     restorer = Restorer(runtime, tile=settings.tile)
     scores, vs_fp32, outputs = [], [], []
     first = None
     for index, (blurred, sharp) in enumerate(pairs):
+        steps.step("evaluating", index, len(pairs))
         frame = blurred.astype(np.float32) / 255.0
         restored = restorer.restore(frame)
         first = frame if first is None else first
@@ -207,13 +216,13 @@ def measure_runtime(result: TargetResult, runtime: Any, pairs: Sequence[tuple[np
     else:
         finite = [v for v in vs_fp32 if math.isfinite(v)]
         result.psnr_vs_fp32 = round(float(np.mean(finite)), 2) if finite else math.inf
-    times = _timed(lambda: restorer.restore(first), settings.runs, settings.warmup)
+    times = _timed(lambda: restorer.restore(first), settings.runs, settings.warmup, steps)
     result.latency_ms_p50, result.latency_ms_p90, result.latency_ms_p99 = _percentiles(times)
     result.fps = round(1e3 / result.latency_ms_p50, 2)
     device_times = _device_times(runtime, restorer, first, settings)
     if device_times is not None:
         result.device_ms_p50, result.device_ms_p90, result.device_ms_p99 = _percentiles(device_times)
-    result.fps_batch = _fps_batch(runtime, settings, first, result.fps)
+    result.fps_batch = _fps_batch(runtime, settings, first, result.fps, steps)
     result.extra["sample"] = sample_crop(outputs[0])
     return outputs
 
@@ -275,15 +284,55 @@ def finish(results: list[TargetResult], reference_psnr: float | None) -> None:
             result.psnr_drop = round(reference_psnr - result.psnr, 3)
 
 
-def in_fresh_process(target: str, doing: str, function: Any, *args: Any) -> Any:
-    """``function(*args)`` in a new process: a crash (or the OOM killer) in a runtime fails
-    that target only, and the process's peak memory is that target's own."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+def _child(messages: Any, function: Any, args: tuple[Any, ...]) -> None:
+    from edgeir.bench.steps import QueueSteps
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        try:
-            return pool.submit(function, *args).result()
-        except BrokenProcessPool:
-            return TargetResult(target, status=f"failed: the process {doing} it died (crash or out of memory)")
+    try:
+        messages.put(("result", function(*args, QueueSteps(messages))))
+    except BaseException as exc:  # noqa: BLE001 - whatever ends the child, the parent hears of it
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        messages.put(("error", first))
+
+
+def in_fresh_process(target: str, doing: str, function: Any, *args: Any, steps: Any = None) -> Any:
+    """``function(*args, steps)`` in a new process: a crash (or the OOM killer) in a runtime
+    fails that target only, and the process's peak memory is that target's own. The child's
+    steps reach ``steps`` here; when the bench is stopped (Ctrl-C, SIGTERM) the child is
+    stopped with it, not waited for."""
+    import multiprocessing
+    import queue
+
+    steps = steps or Steps()
+    context = multiprocessing.get_context("spawn")
+    messages = context.Queue()
+    child = context.Process(target=_child, args=(messages, function, args), daemon=True)
+    child.start()
+    kind = ""
+    try:
+        while True:
+            try:
+                kind, payload = messages.get(timeout=0.2)
+            except queue.Empty:
+                if child.is_alive():
+                    continue
+                try:  # what it sent just before it ended
+                    kind, payload = messages.get(timeout=1.0)
+                except queue.Empty:
+                    return TargetResult(target, status=f"failed: the process {doing} it died (crash or out of memory)")
+            if kind == "step":
+                steps.step(*payload)
+            elif kind == "say":
+                steps.say(payload)
+            elif kind == "result":
+                return payload
+            else:
+                return TargetResult(target, status=f"failed: the process {doing} it ended with: {payload}")
+    finally:
+        child.join(timeout=0 if kind != "result" else 10)  # a child that answered ends by itself
+        if child.is_alive():
+            child.terminate()
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
+            child.join()
+        messages.close()

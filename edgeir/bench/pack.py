@@ -26,6 +26,7 @@ from edgeir.bench.measure import TargetResult, measure_runtime
 from edgeir.errors import EdgeIRError
 from edgeir.fileio import atomic_path, check_writable
 from edgeir.manifest import Manifest, manifest_path
+from edgeir.models.weights import choose_weights
 
 log = logging.getLogger("edgeir")
 
@@ -134,6 +135,7 @@ def pack(config: BenchConfig, targets: list[str], cache: Path | None = None) -> 
                 "limit": config.evalset.limit, "y_channel": config.y_channel, "tile": config.tile,
                 "names": names, "description": config.evalset.describe(),
             },
+            "weights": choose_weights(config.variant, config.task, config.weights).record(),
             "reference": {"target": REFERENCE, "precision": reference.precision, "psnr": reference.psnr,
                           "ssim": reference.ssim, "device": reference.extra.get("device")},
             "targets": [t.to_dict() for t in packed],

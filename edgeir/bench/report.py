@@ -31,9 +31,13 @@ def plain(value: Any) -> Any:
     return value
 
 
-def to_json(machine: dict[str, Any], results: list[TargetResult], evaluation: str) -> str:
+def to_json(machine: dict[str, Any], results: list[TargetResult], evaluation: str,
+            run: dict[str, Any] | None = None) -> str:
+    """``run``: what the run was (``weights``, ``settings``), whether it is ``complete`` and
+    which targets it did ``not_measure`` (a stopped run)."""
     rows = [{k: plain(v) for k, v in r.row().items()} for r in results]
-    return json.dumps({"machine": machine, "evaluation": evaluation, "targets": rows}, indent=2) + "\n"
+    return json.dumps({"machine": machine, "evaluation": evaluation, **(run or {}), "targets": rows},
+                      indent=2) + "\n"
 
 
 def to_csv(results: list[TargetResult]) -> str:
@@ -63,10 +67,27 @@ def _machine_value(value: Any) -> str:
     return str(value)
 
 
-def to_markdown(machine: dict[str, Any], results: list[TargetResult], evaluation: str) -> str:
+def _run_lines(run: dict[str, Any] | None) -> list[str]:
+    if not run:
+        return []
+    lines = []
+    weights = run.get("weights")
+    if weights:
+        facts = [fact for fact in (weights.get("path"), weights.get("sha256") and f"sha256 {weights['sha256']}")
+                 if fact]
+        lines += [f"Weights: {weights['description']}" + (f" ({', '.join(facts)})" if facts else "") + ".", ""]
+    if run.get("complete") is False:
+        missing = ", ".join(run.get("not_measured", [])) or "none"
+        lines += [f"**Stopped before the end**: not measured: {missing} (`--resume` measures them).", ""]
+    return lines
+
+
+def to_markdown(machine: dict[str, Any], results: list[TargetResult], evaluation: str,
+                run: dict[str, Any] | None = None) -> str:
     lines = [
         "# edgeir bench", "",
         f"Evaluation: {evaluation}.", "",
+        *_run_lines(run),
         "Machine: " + "; ".join(f"{k} {_machine_value(v)}" for k, v in machine.items() if k != "libraries"), "",
         "Libraries: " + ", ".join(f"{k} {v}" for k, v in machine.get("libraries", {}).items()), "",
         "| " + " | ".join(HEADERS.get(name, name) for name in FIELDS) + " |",
@@ -149,11 +170,19 @@ def _plot_psnr_vs_fps(results: list[TargetResult], path: Path) -> None:
                      marker=MARKERS[index % len(MARKERS)], s=48)
     if measured:
         axes.legend(loc="best", fontsize="small")
+    left_out = [f"{r.target} ({r.status.split(':')[0]})" for r in results
+                if r.target != "input" and r not in measured]
+    if left_out:
+        import textwrap
+
+        note = textwrap.fill("not plotted (no speed or PSNR drop measured): " + ", ".join(left_out), 110)
+        figure.text(0.01, 0.01, note, fontsize="x-small", va="bottom")
+        figure.subplots_adjust(bottom=0.12 + 0.03 * note.count("\n"))
     axes.set_xlabel("frames per second (batch 1)")
     axes.set_ylabel("PSNR drop vs torch FP32 (dB)")
     axes.axhline(0.0, color="grey", linewidth=0.5)
     axes.set_title("PSNR drop against speed, per target")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.06 if left_out else 0, 1, 1))
     with atomic_path(path) as temp:
         figure.savefig(temp, format="png", dpi=120)
     plt.close(figure)
@@ -166,14 +195,17 @@ def _plot_samples(results: list[TargetResult], blurred: np.ndarray, sharp: np.nd
     import matplotlib.pyplot as plt
 
     from edgeir.bench.measure import sample_crop
-    from edgeir.bench.metrics import to_unit_8bit
+    from edgeir.bench.metrics import psnr, to_unit_8bit
 
+    truth = sample_crop(sharp)
     panels = [("input", sample_crop(blurred))]
     panels += [(r.target, r.extra["sample"]) for r in results if r.extra.get("sample") is not None]
-    panels.append(("ground truth", sample_crop(sharp)))
-    figure, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels), 2.6), squeeze=False)
-    for axis, (title, image) in zip(axes[0], panels):
+    figure, axes = plt.subplots(1, len(panels) + 1, figsize=(2.2 * (len(panels) + 1), 2.8), squeeze=False)
+    for axis, (title, image) in zip(axes[0], [*panels, ("ground truth", truth)]):
         axis.imshow(to_unit_8bit(image))
+        if title != "ground truth":  # the crop's own PSNR against the sharp crop
+            value = psnr(image, truth)
+            title += "\n" + ("identical" if math.isinf(value) else f"{value:.2f} dB")
         axis.set_title(title, fontsize=8)
         axis.axis("off")
     figure.tight_layout()
@@ -183,12 +215,12 @@ def _plot_samples(results: list[TargetResult], blurred: np.ndarray, sharp: np.nd
 
 
 def write_reports(out: Path, machine: dict[str, Any], results: list[TargetResult], evaluation: str,
-                  first_pair: tuple[np.ndarray, np.ndarray]) -> dict[str, Path]:
+                  first_pair: tuple[np.ndarray, np.ndarray], run: dict[str, Any] | None = None) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "csv": out / "report.csv", "md": out / "report.md",
              "plot": out / "psnr_vs_fps.png", "samples": out / "samples.png"}
-    for key, text in (("json", to_json(machine, results, evaluation)), ("csv", to_csv(results)),
-                      ("md", to_markdown(machine, results, evaluation))):
+    for key, text in (("json", to_json(machine, results, evaluation, run)), ("csv", to_csv(results)),
+                      ("md", to_markdown(machine, results, evaluation, run))):
         with atomic_path(paths[key]) as temp:
             temp.write_text(text)
     if importlib.util.find_spec("matplotlib") is None:  # a device install: the numbers are written

@@ -28,7 +28,7 @@ from edgeir.cli import (
     triton_repo,
 )
 from edgeir.cli.common import parse_size
-from edgeir.errors import EdgeIRError
+from edgeir.errors import EdgeIRError, Terminated
 
 __all__ = ["build_parser", "main", "parse_size"]
 
@@ -64,11 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         command.register(commands)
     return parser
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised where the program is so that partial writes are cleaned up on the
-    way out as they are for Ctrl-C (a BaseException, so no ``except Exception`` swallows it)."""
 
 
 def _terminate(signum: int, frame: object) -> None:

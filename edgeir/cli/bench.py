@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from edgeir.bench.harness import parse_targets
 
     targets = parse_targets(args.targets or "all")
-    run_ = bench(config_from(args, args.out), targets, isolate=not args.in_process)
+    run_ = bench(config_from(args, args.out), targets, isolate=not args.in_process, resume=args.resume)
     return _print_run(args, run_)
 
 
@@ -71,6 +71,9 @@ def _compare(args: argparse.Namespace) -> int:
 def _bench_bundle(args: argparse.Namespace) -> int:
     from edgeir.bench.device import DeviceSettings, bench_bundle
 
+    if args.resume:
+        raise EdgeIRError("expected --resume with a host bench, found it with --bundle (a device bench "
+                          "measures the bundle's targets afresh)")
     given = [k for k, default in EVALUATION_DEFAULTS.items() if getattr(args, k) != default]
     if given:
         raise EdgeIRError(f"expected no --{given[0].replace('_', '-')} with --bundle (the bundle holds what "
@@ -155,7 +158,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--in-process", action="store_true",
                         help="measure every target in this process (peak memory is then the "
                         "process's so far, not each target's own)")
-    parser.add_argument("--out", type=Path, help="report folder (required)")
+    parser.add_argument("--out", type=Path, help="report folder (required); the reports are written after "
+                        "every target, and when the run is stopped (Ctrl-C, SIGTERM)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the targets the run in --out measured with the same settings (a "
+                        "stopped run, or new targets added to a finished one) and measure the rest")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     gate = parser.add_argument_group("a gate for CI (exit code 1 and the targets named when missed)")
     gate.add_argument("--max-psnr-drop", type=float, default=None, metavar="DB",

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import shutil
 
 import pytest
 
@@ -46,7 +47,7 @@ def test_reports_have_every_field(torch_and_onnx):
     assert all(onnx[f] is None for f in DEVICE_FIELDS), "no GPU here: the device-only time is not measured"
     assert onnx["latency_ms_p50"] <= onnx["latency_ms_p90"] <= onnx["latency_ms_p99"]
     assert onnx["int8_mac_share"] == 0.0 and report["targets"][1]["int8_mac_share"] is None  # torch: not profiled
-    assert (onnx["psnr_vs_fp32"] == "inf" or onnx["psnr_vs_fp32"] > 60) and abs(onnx["psnr_drop"]) < 0.01  # FP32 ONNX is PyTorch (bit-equal after 8-bit rounding with one thread)
+    assert (onnx["psnr_vs_fp32"] is None or onnx["psnr_vs_fp32"] > 60) and abs(onnx["psnr_drop"]) < 0.01  # FP32 ONNX is PyTorch (bit-equal after 8-bit rounding with one thread)
     rows = list(csv.DictReader((out / "report.csv").open()))
     assert [r["target"] for r in rows] == ["input", "torch", "onnx"] and list(rows[0]) == list(FIELDS)
 
@@ -66,7 +67,7 @@ def test_the_input_row_shows_what_restoring_adds(torch_and_onnx):
 def test_torch_against_itself_is_exactly_zero(torch_and_onnx):
     run, out = torch_and_onnx
     torch_row = json.loads((out / "report.json").read_text())["targets"][1]
-    assert torch_row["psnr_drop"] == 0 and torch_row["psnr_vs_fp32"] == "inf"
+    assert torch_row["psnr_drop"] == 0 and torch_row["psnr_vs_fp32"] is None  # identical: null
     assert math.isinf(run.results[1].psnr_vs_fp32)
 
 
@@ -191,3 +192,42 @@ def test_a_target_this_machine_cannot_run_is_skipped_before_its_export(tmp_path,
     result = harness.measure(_config(tmp_path), "trt-fp16", None)
     assert result.status == "skipped: tensorrt cannot run here: a CUDA GPU not found"
     assert exported == [] and result.peak_rss_mb is None
+
+
+def test_a_stopped_bench_keeps_what_it_measured_and_resume_measures_the_rest(torch_and_onnx, tmp_path,
+                                                                             monkeypatch, capsys):
+    from edgeir.bench import harness
+
+    _, cached = torch_and_onnx
+    out = tmp_path / "bench"
+    shutil.copytree(cached / "models", out / "models")  # the onnx export, cached
+    prepare, measure = harness.prepare, harness.measure
+
+    def stopped_at_onnx(config, target, steps=None):
+        if target == "onnx":
+            raise KeyboardInterrupt  # Ctrl-C while onnx exports
+        return prepare(config, target, steps)
+
+    monkeypatch.setattr(harness, "prepare", stopped_at_onnx)
+    with pytest.raises(KeyboardInterrupt):
+        bench(_config(out), ["torch", "onnx"], isolate=False)
+    plan, report = capsys.readouterr().err, json.loads((out / "report.json").read_text())
+    assert "targets  2: torch, onnx" in plan and f"reports  {out} (written after every target)" in plan
+    assert [t["target"] for t in report["targets"]] == ["input", "torch"] and report["targets"][1]["status"] == "ok"
+    assert report["complete"] is False and report["not_measured"] == ["onnx"]
+    assert report["weights"]["kind"] == "demo" and len(report["weights"]["sha256"]) == 64
+    assert "not measured: onnx" in (out / "report.md").read_text()
+
+    def not_torch_again(config, target, reference, steps=None):
+        assert target != "torch", "--resume measured torch again"
+        return measure(config, target, reference, steps)
+
+    monkeypatch.setattr(harness, "prepare", prepare)
+    monkeypatch.setattr(harness, "measure", not_torch_again)
+    resumed = bench(_config(out), ["torch", "onnx"], isolate=False, resume=True)
+    report = json.loads((out / "report.json").read_text())
+    assert [t["target"] for t in report["targets"]] == ["input", "torch", "onnx"] and report["complete"] is True
+    assert resumed.results[2].status == "ok" and abs(resumed.results[2].psnr_drop) < 0.01
+    with pytest.raises(EdgeIRError, match="found runs 3 where it had 2: run without --resume"):
+        bench(BenchConfig("s", "motion-deblur", None, _config(out).evalset, out, runs=3, warmup=0), ["onnx"],
+              isolate=False, resume=True)

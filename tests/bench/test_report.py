@@ -4,7 +4,14 @@ is a numbered note under it, wrapped and never cut, with its brackets (no markup
 import re
 
 from edgeir.bench.measure import TargetResult
-from edgeir.bench.report import TERMINAL_WIDTH, print_table, terminal_table, to_csv, to_json, to_markdown
+from edgeir.bench.report import (
+    TERMINAL_WIDTH,
+    print_table,
+    terminal_table,
+    to_csv,
+    to_json,
+    to_markdown,
+)
 
 REASON = ('skipped: tensorrt cannot run here: TensorRT (the tensorrt Python package) and a CUDA GPU not '
           'found; pip install "edgeir[trt]" on a machine with one')

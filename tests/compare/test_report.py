@@ -56,11 +56,11 @@ def test_error_appearing_after_identical_layers_is_a_jump_and_identical_is_none(
     assert find_worst(_layers(50, 30, 40)).name == "layer1"
 
 
-def test_json_writes_infinity_as_text_and_names_jump_and_worst():
+def test_json_writes_infinity_as_null_and_names_jump_and_worst():
     data = json.loads(_comparison(math.inf, 50, 20).to_json())
-    assert data["layers"][0]["psnr_db"] == "inf" and data["matched"] == 3
+    assert data["layers"][0]["psnr_db"] is None and data["matched"] == 3
     assert data["unmatched"] == {"a": 0, "b": 1} and data["unmatched_layers"]["b"] == ["extra"]
-    assert data["jump"]["name"] == "layer1" and data["jump"]["drop_db"] == "inf"
+    assert data["jump"]["name"] == "layer1" and data["jump"]["drop_db"] is None
     assert data["worst"]["name"] == "layer2" and data["output"]["psnr_db"] == 40.0
 
 
