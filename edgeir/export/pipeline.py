@@ -84,6 +84,9 @@ class Product(ABC):
     precision: str | None = None
     """What was produced, where a target offers several (Core ML's --precision, --quant)."""
     reference: str = REWRITE_REFERENCE
+    compared: str | None = None
+    """What :meth:`run` runs, where it is not the artifact itself in ``runtime`` (Core ML off
+    macOS runs the traced module it was converted from; TensorRT without a GPU, the graph)."""
     gates: tuple[Gate, ...] = ()
     """Gates of this export beyond the target's own (``--max-psnr-drop``'s budget)."""
 
@@ -223,10 +226,12 @@ def export(target: str, **arguments: Any) -> ExportResult:
     product: Product = step.make(request, network)
 
     x, described = parity_input(network.batch, network.size, product.held_out)
-    log.info("checking parity with PyTorch on %s", described)
+    precision = product.precision or request.target.precision
+    compared = product.compared or f"the {request.target.name} artifact ({precision}) in {product.runtime}"
+    log.info("checking parity: %s against the %s, on %s", compared, product.reference, described)
     expected = product.expected(network, x)
     output = product.run(x)
-    parity = {"reference": product.reference, "input": described, "runtime": product.runtime,
+    parity = {"compared": compared, "reference": product.reference, "input": described, "runtime": product.runtime,
               **compare(expected, output)}
     product.measure(x, expected, output)
     parity["gates"] = check_gates(request.target.gates + product.gates, {"parity": parity, "details": product.details},
@@ -252,6 +257,8 @@ def summary_lines(result: ExportResult, manifest: Manifest) -> list[str]:
     return [
         head,
         f"  manifest  {result.manifest_path}",
-        f"  parity    max abs {parity['max_abs']:.2e}, PSNR {_db(parity['psnr_db'])} vs {parity['reference']}",
+        f"  parity    {parity.get('compared', 'the artifact')}",
+        f"            against the {parity['reference']}, on {parity['input']}: PSNR {_db(parity['psnr_db'])}, "
+        f"max abs {parity['max_abs']:.2e}",
         f"  weights   {manifest.weights['description']}",
     ]

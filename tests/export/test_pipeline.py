@@ -41,6 +41,12 @@ def test_a_target_is_a_row_and_a_module(double, tmp_path):
                     "found": manifest.parity["max_abs"]}
     assert manifest.parity["runtime"] == "numpy (a recording double)"
     assert result.lines[0] == f"double (fp32): {out}" and result.lines[-1] == "  double    recorded"
+    # the parity line says what ran, where, in which precision, against what, on which input
+    assert manifest.parity["compared"] == "the double artifact (fp32) in numpy (a recording double)"
+    assert result.lines[2:4] == [
+        "  parity    the double artifact (fp32) in numpy (a recording double)",
+        "            against the PyTorch export rewrite, FP32, on 1x3x256x256 uniform [0,1), seed 0: PSNR "
+        "identical, max abs 0.00e+00"]  # the double's output is the rewrite's
 
 
 def test_the_gate_refuses_before_anything_is_written(double, tmp_path):

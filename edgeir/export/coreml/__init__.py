@@ -205,7 +205,9 @@ def make(request: ExportRequest, network: Network) -> CoreMLProduct:
         mlmodel = quantize_weights(mlmodel)
     details["program"] = summary(mlmodel.get_spec())
     checked_with = RANGE_CHECK_NEEDS if ranges is not None else ()
-    return CoreMLProduct(runtime="torch.jit (Core ML predicts only on macOS)",
+    compared = (f"the TorchScript module converted to Core ML (FP32, in torch.jit: Core ML predicts only on macOS, "
+                f"so the {quant or precision} program itself is not run here)")
+    return CoreMLProduct(runtime="torch.jit (Core ML predicts only on macOS)", compared=compared,
                          versions=("coremltools", *checked_with),
                          details=details, held_out=held_out, precision=quant or precision,
                          reference=FAITHFUL_REFERENCE, mlmodel=mlmodel, traced=traced, image_input=image_input,

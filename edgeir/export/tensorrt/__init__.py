@@ -226,7 +226,9 @@ def make(request: ExportRequest, network: Network) -> TensorRTProduct:
         "compatibility": report.to_dict(),
         "build_commands": commands,
     }
-    return TensorRTProduct(runtime="onnxruntime CPUExecutionProvider",
+    compared = (f"the TRT-ready ONNX graph ({request.target.precision}) in ONNX Runtime on this CPU (not an "
+                f"engine: TensorRT builds that on the device)")
+    return TensorRTProduct(runtime="onnxruntime CPUExecutionProvider", compared=compared,
                            versions=("onnx", "onnxruntime", "onnxslim", "nvidia-modelopt", "tensorrt"),
                            details=details, held_out=held_out, opset=DEFAULT_OPSET,
                            gates=budget_gates(details, held_out), graph=graph, fp32_graph=fp32,
