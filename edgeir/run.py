@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,21 @@ from edgeir.fileio import check_output
 from edgeir.progress import progress_bar
 from edgeir.runtimes.restorer import Restorer
 
+UNREADABLE = "unreadable"
+NOT_RESTORED = "not restored"
+"""Why an input was skipped: it could not be read, or this model could not restore it (too
+large to run whole, a size the model does not take)."""
+
+
+class _Unreadable(EdgeIRError):
+    """An input that could not be read, told apart from one that could not be restored."""
+
 
 @dataclass
 class RunReport:
     written: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    """Inputs skipped, with ``why: reason`` (``UNREADABLE`` or ``NOT_RESTORED``, then the error)."""
     skipped: list[Path] = field(default_factory=list)
     """Outputs that existed and were kept (``skip_existing``)."""
     frames: int = 0
@@ -114,31 +124,62 @@ def restore_files(
         except EdgeIRError as exc:  # one damaged video of several: say so, restore the rest
             if len(pairs) == 1:
                 raise
-            report.failed.append((src, str(exc)))
+            report.failed.append((src, f"{NOT_RESTORED}: {exc}"))
     images = [(src, out) for src, out in pairs if not is_video(src)]
     if not images:
         return report
-    with progress_bar() as bar:
+    with progress_bar() as bar, _tile_progress(restorer, bar):
         task = bar.add_task("restoring", total=len(images))
         done = 0
         while done < len(images):  # a stream ends at a failed image; the next starts after it
-            done += _restore_images(restorer, images[done:], report, bar, task)
+            done += _restore_images(restorer, images[done:], report, bar, task, len(images))
     return report
 
 
+@contextmanager
+def _tile_progress(restorer: Restorer, bar: Any) -> Iterator[None]:
+    """A second bar for the tiles of a large image (minutes each), added at its first tile."""
+    tiles: list[Any] = []
+
+    previous = restorer.on_tiles
+
+    def on_tiles(done: int, total: int) -> None:
+        if not tiles:
+            tiles.append(bar.add_task("  tiles of the image", total=total))
+        bar.update(tiles[0], completed=done, total=total)
+        if previous is not None:  # the caller's own
+            previous(done, total)
+
+    restorer.on_tiles = on_tiles
+    try:
+        yield
+    finally:
+        restorer.on_tiles = previous
+
+
+def _read(images: list[tuple[Path, Path]]) -> Iterator[Any]:
+    for src, _ in images:
+        try:
+            yield read_image(src)
+        except EdgeIRError as exc:
+            raise _Unreadable(str(exc)) from None
+
+
 def _restore_images(restorer: Restorer, images: list[tuple[Path, Path]], report: RunReport,
-                    bar: Any, task: Any) -> int:
+                    bar: Any, task: Any, total: int) -> int:
     """Read, restore and write ``images`` in a pipeline (reading in its first thread, writing
     here), one at a time as ``restore`` does each, until one cannot be read or restored:
-    that one is reported. Returns how many images were handled."""
+    that one is reported. Returns how many images were handled. The bar counts restored
+    images: a skipped one leaves its total and is counted in its title."""
     handled = 0
 
     def skip(src: Path, exc: EdgeIRError) -> None:
-        report.failed.append((src, str(exc)))
-        bar.console.print(f"[yellow]skipped[/] {src}: {exc}")
-        bar.advance(task)
+        why = UNREADABLE if isinstance(exc, _Unreadable) else NOT_RESTORED
+        report.failed.append((src, f"{why}: {exc}"))
+        skipped = sum(1 for path, _ in report.failed if not is_video(path))
+        bar.update(task, description=f"restoring ({skipped} skipped)", total=total - skipped)
 
-    with closing(restorer.stream((read_image(src) for src, _ in images), group=False)) as restored:
+    with closing(restorer.stream(_read(images), group=False)) as restored:
         try:
             for frame in restored:
                 src, out = images[handled]

@@ -15,7 +15,7 @@ from typing import Any
 
 from edgeir.errors import EdgeIRError
 from edgeir.models.registry import SIZE_MULTIPLE, get_task
-from edgeir.models.size import MAX_SIDE, min_side
+from edgeir.models.size import MAX_SIDE, min_side, tile_hint
 
 Size = tuple[int, int]
 
@@ -150,8 +150,7 @@ class InputShapes:
         if not (self.min[0] <= h <= self.max[0] and self.min[1] <= w <= self.max[1]):
             raise EdgeIRError(
                 f"this model accepts sizes from {_fmt(self.min)} to {_fmt(self.max)}, found "
-                f"{h}x{w}: tile larger frames (Restorer(tile=...), --tile) or re-export with a "
-                "wider --dynamic range"
+                f"{h}x{w}: {tile_hint()} or re-export with a wider --dynamic range"
             )
 
     def fitting(self, h: int, w: int) -> Size | None:

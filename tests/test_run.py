@@ -124,7 +124,10 @@ def test_run_folder_equals_restoring_image_by_image(tiny, inputs, capsys):
         got = read_image(out / name)
         assert got.dtype == expected.dtype and np.array_equal(got, expected)
     err = capsys.readouterr().err
-    assert err.count("edgeir: skipped") == 1 and "corrupt.png" in err and "1 input(s) could not be restored" in err
+    # once, as unreadable (not as too large or refused by the model), and the count of what was restored
+    (line,) = [line for line in err.splitlines() if "corrupt.png" in line]
+    assert line.startswith("edgeir: skipped") and "corrupt.png: unreadable: " in line
+    assert "edgeir: error: 1 input(s) skipped (1 unreadable); 2 frame(s) restored" in err
 
 
 def test_a_frame_the_model_refuses_is_reported_once_and_the_run_goes_on(tiny, tmp_path):
@@ -148,5 +151,23 @@ def test_a_frame_the_model_refuses_is_reported_once_and_the_run_goes_on(tiny, tm
         write_image(folder / name, rng.integers(0, 256, shape, dtype=np.uint8))
     report = restore_files(Restorer(RefusingWide(load(tiny, device="cpu"))), folder, tmp_path / "out")
     assert [p.name for p in report.written] == ["a.png", "c.png", "e.png"] and report.frames == 3
-    assert [(p.name, reason) for p, reason in report.failed] == [
-        ("b.png", "expected a narrow frame, found a wide one"), ("d.png", "expected a narrow frame, found a wide one")]
+    refused = "not restored: expected a narrow frame, found a wide one"
+    assert [(p.name, reason) for p, reason in report.failed] == [("b.png", refused), ("d.png", refused)]
+
+
+def test_the_tiles_of_a_large_image_show_their_progress(tiny, tmp_path):
+    from edgeir import Restorer
+    from edgeir.run import restore_files
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_image(folder / "big.png", np.random.default_rng(3).integers(0, 256, (300, 600, 3), dtype=np.uint8))
+    seen = []
+
+    def on_tiles(done, total):
+        seen.append((done, total))
+
+    restorer = Restorer(str(tiny), tile=256, overlap=32, batch=2, on_tiles=on_tiles)
+    report = restore_files(restorer, folder, tmp_path / "out")  # its bar shows them too
+    assert report.frames == 1 and seen == [(2, 6), (4, 6), (6, 6)]  # 2 x 3 tiles, two per call
+    assert restorer.on_tiles is on_tiles

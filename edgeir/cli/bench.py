@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from edgeir.cli.common import parse_size, setup_logging
+from edgeir.cli.common import add_tile_option, parse_size, setup_logging
 from edgeir.data.sources import DATA_HELP
 from edgeir.errors import EdgeIRError
 from edgeir.models.registry import DEFAULT_TASK, DEFAULT_VARIANT, TASKS, VARIANTS
@@ -120,8 +120,7 @@ def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
                        "are centre-cropped to it (default: 256x256)")
     sizes.add_argument("--full-frame", action="store_true",
                        help="folder data: score whole frames (dynamic-shape exports)")
-    parser.add_argument("--tile", type=int, default=None, metavar="N",
-                        help="restore frames larger than N in NxN tiles")
+    add_tile_option(parser)
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="evaluate the first N pairs (synthetic default: 8)")
     parser.add_argument("--y-channel", action="store_true",

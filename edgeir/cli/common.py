@@ -19,6 +19,20 @@ def parse_size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def parse_tile(text: str) -> int | tuple[int, int]:
+    """``--tile N`` (square) or ``--tile HxW`` (a static model's own size, for instance)."""
+    if text.isdigit():
+        return int(text)
+    height, width = parse_size(text)
+    return height if height == width else (height, width)
+
+
+def add_tile_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tile", type=parse_tile, default=None, metavar="N|HxW",
+                        help="restore frames larger than the tile in overlapping tiles of NxN (or HxW) "
+                        "pixels (default: whole frames)")
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--variant", choices=list(VARIANTS), default=DEFAULT_VARIANT,

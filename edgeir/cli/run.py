@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from edgeir.cli.common import add_tile_option
 from edgeir.models.registry import TASKS
 
 LOCAL = "local"
@@ -40,9 +41,18 @@ def run(args: argparse.Namespace) -> int:
         print("  note: restored videos carry no audio track (OpenCV writes pictures only); mux the "
               "source's audio back with e.g. ffmpeg -i OUT -i SOURCE -map 0:v -map 1:a? -c copy")
     if report.failed:
-        for path, reason in report.failed:
+        from collections import Counter
+
+        from edgeir.run import NOT_RESTORED, UNREADABLE
+
+        kinds: Counter[str] = Counter()
+        for path, reason in report.failed:  # one line per file, said once
+            kind = reason.split(":")[0] if reason.startswith((UNREADABLE, NOT_RESTORED)) else NOT_RESTORED
+            kinds[kind] += 1
             print(f"edgeir: skipped {path}: {reason}", file=sys.stderr)
-        print(f"edgeir: error: {len(report.failed)} input(s) could not be restored", file=sys.stderr)
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+        print(f"edgeir: error: {len(report.failed)} input(s) skipped ({counts}); {report.frames} frame(s) restored",
+              file=sys.stderr)
         return 1
     return 0
 
@@ -105,8 +115,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("input", nargs="+", help="images, folders of images, or video files")
     parser.add_argument("-o", "--output", required=True,
                         help="output image or video for one input (matching it), else a folder")
-    parser.add_argument("--tile", type=int, default=None,
-                        help="restore frames larger than TILE in overlapping TILExTILE tiles")
+    add_tile_option(parser)
     parser.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (default: 32)")
     parser.add_argument("--batch", type=int, default=1, help="video frames or tiles per inference; "
                         "images of a folder run one at a time (default: 1)")

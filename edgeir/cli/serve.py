@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from edgeir.cli.common import add_tile_option
 from edgeir.models.registry import TASKS
 
 DEFAULTS = {"max_batch": 4, "batch_wait_ms": 20.0, "max_body_mb": 50.0, "replica_cpus": 0.25}
@@ -66,8 +67,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help=f"larger request bodies get 413 (default: {DEFAULTS['max_body_mb']:g})")
     parser.add_argument("--format", default="png", choices=["png", "jpg", "webp", "tiff", "bmp"],
                         help="response format when the request has no ?format= (default: png)")
-    parser.add_argument("--tile", type=int, default=None,
-                        help="restore frames larger than TILE in overlapping TILExTILE tiles")
+    add_tile_option(parser)
     parser.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (default: 32)")
     parser.add_argument("--bgr", action="store_true",
                         help="the network was trained on BGR frames (e.g. loaded with OpenCV)")

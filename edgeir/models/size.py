@@ -36,6 +36,14 @@ def min_side_for_task(task: str = DEFAULT_TASK) -> int:
     return min_side(get_task(task).dilations)
 
 
+def tile_hint(tile: int | tuple[int, int] = 512) -> str:
+    """The one way every size error says how to tile: for the CLI and for Python."""
+    if not isinstance(tile, int) and tile[0] == tile[1]:
+        tile = tile[0]
+    side = tile if isinstance(tile, int) else f"{tile[0]}x{tile[1]}"
+    return f"restore it in tiles (--tile {side}, Restorer(tile={tuple(tile) if not isinstance(tile, int) else tile}))"
+
+
 def legal_size_for(h: int, w: int, dilations: tuple[int, ...]) -> tuple[int, int]:
     """``legal_size`` for a model's dilations (what runtimes know), not a task name."""
     for name, side in (("height", h), ("width", w)):
@@ -43,7 +51,7 @@ def legal_size_for(h: int, w: int, dilations: tuple[int, ...]) -> tuple[int, int
             raise EdgeIRError(f"expected a positive integer {name}, found {side!r}")
         if side > MAX_SIDE:
             raise EdgeIRError(f"expected a {name} of at most {MAX_SIDE} pixels in one piece, found "
-                              f"{h}x{w}: restore it in tiles (--tile 512, Restorer(tile=512))")
+                              f"{h}x{w}: {tile_hint()}")
     smallest = min_side(dilations)
     return (max(_round_up(h, SIZE_MULTIPLE), smallest), max(_round_up(w, SIZE_MULTIPLE), smallest))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeir.errors import EdgeIRError
+from edgeir.models.size import tile_hint
 
 PEAK_BYTES_PER_PIXEL = 1600
 """What one more pixel of a whole frame adds to the peak memory of a CPU runtime: the
@@ -43,6 +44,5 @@ def check_fits(batch: int, height: int, width: int, device: str) -> None:
     if available is not None and needed > HEADROOM * available:
         raise EdgeIRError(
             f"expected a frame that fits in memory in one piece, found {batch}x{height}x{width} needing "
-            f"about {needed / 2**30:.1f} GiB (estimated) with {available / 2**30:.1f} GiB available: "
-            "restore it in tiles (--tile 512, Restorer(tile=512))"
+            f"about {needed / 2**30:.1f} GiB (estimated) with {available / 2**30:.1f} GiB available: {tile_hint()}"
         )

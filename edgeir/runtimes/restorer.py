@@ -21,7 +21,7 @@ import numpy as np
 
 from edgeir.errors import EdgeIRError
 from edgeir.models.registry import SIZE_MULTIPLE
-from edgeir.models.size import legal_size_for, min_side
+from edgeir.models.size import legal_size_for, min_side, tile_hint
 from edgeir.runtimes import Runtime, load
 from edgeir.runtimes.frames import FrameFormat, from_chw, pad_to, to_chw
 from edgeir.runtimes.memory import check_fits
@@ -130,9 +130,13 @@ class Restorer:
         color: str = "rgb",
         device: str | None = None,
         value_range: float = 1.0,
+        on_tiles: Callable[[int, int], None] | None = None,
     ) -> None:
         """``value_range`` is what full white is in float frames (1.0; 255.0 for float
-        frames holding 0..255): outputs come back in the same range."""
+        frames holding 0..255): outputs come back in the same range. ``on_tiles(done,
+        total)`` is called as the tiles of a tiled frame run, for the progress of large
+        frames (from the stream's thread when ``stream`` runs them)."""
+        self.on_tiles = on_tiles
         self.runtime = runtime_or_path if isinstance(runtime_or_path, Runtime) else load(
             runtime_or_path, device
         )
@@ -178,21 +182,22 @@ class Restorer:
                     return self.shapes.opt
                 raise EdgeIRError(
                     f"expected frames up to the static {self.shapes.opt[0]}x{self.shapes.opt[1]} "
-                    f"this model takes, found {h}x{w}: pass tile={self.shapes.opt}"
+                    f"this model takes, found {h}x{w}: {tile_hint(self.shapes.opt)}"
                 )
             if self.shapes.sizes:
                 fitting = self.shapes.fitting(h, w)
                 if fitting is None:
                     raise EdgeIRError(
                         f"expected frames that fit one of the sizes this model takes "
-                        f"({self.shapes.describe()}), found {h}x{w}: pass tile= a listed size"
+                        f"({self.shapes.describe()}), found {h}x{w}: {tile_hint(self.shapes.sizes[0])} "
+                        "or another listed size"
                     )
                 return fitting
             target = [max(t, m) for t, m in zip(target, self.shapes.min)]
             if target[0] > self.shapes.max[0] or target[1] > self.shapes.max[1]:
                 raise EdgeIRError(
                     f"expected frames up to {self.shapes.max[0]}x{self.shapes.max[1]} for this "
-                    f"model, found {h}x{w}: pass tile= (e.g. tile=512) to restore it in tiles"
+                    f"model, found {h}x{w}: {tile_hint()}"
                 )
         return target[0], target[1]
 
@@ -245,8 +250,11 @@ class Restorer:
 
     def _infer(self, job: _Job) -> list[np.ndarray]:
         out: list[np.ndarray] = []
+        total = sum(real for _, real in job.batches)
         for batch, real in job.batches:
             out.extend(self.runtime(batch)[:real])
+            if job.boxes is not None and self.on_tiles is not None:
+                self.on_tiles(len(out), total)
         return out
 
     def _finish(self, job: _Job, outputs: list[np.ndarray]) -> list[np.ndarray]:
