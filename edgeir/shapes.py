@@ -15,7 +15,7 @@ from typing import Any
 
 from edgeir.errors import EdgeIRError
 from edgeir.models.registry import SIZE_MULTIPLE, get_task
-from edgeir.models.size import MAX_SIDE, min_side, tile_hint
+from edgeir.models.size import MAX_SIDE, legal_size_for, min_side, tile_hint
 
 Size = tuple[int, int]
 
@@ -105,8 +105,12 @@ class InputShapes:
         if self.max_batch < 1:
             raise EdgeIRError(f"expected a batch of at least 1, found {self.max_batch}")
         smallest = min_side(get_task(task).dilations)
-        named = [(f"listed size {i + 1}", size) for i, size in enumerate(self.sizes)] or [
-            ("min size", self.min), ("opt size", self.opt), ("max size", self.max)]
+        if self.sizes:
+            named = [(f"listed size {i + 1}", size) for i, size in enumerate(self.sizes)]
+        elif self.static:
+            named = [("size", self.opt)]
+        else:
+            named = [("min size", self.min), ("opt size", self.opt), ("max size", self.max)]
         for label, (h, w) in named:
             for side in (h, w):
                 if side > MAX_SIDE:
@@ -115,9 +119,11 @@ class InputShapes:
                         "frames are restored in tiles of a size in the range"
                     )
                 if side % SIZE_MULTIPLE or side < smallest:
+                    legal = legal_size_for(h, w, get_task(task).dilations)
                     raise EdgeIRError(
                         f"expected {label} sides that are multiples of {SIZE_MULTIPLE} and at "
-                        f"least {smallest} for {task}, found {_fmt((h, w))}"
+                        f"least {smallest} for {task}, found {_fmt((h, w))}: use {_fmt(legal)} "
+                        "(frames are padded to it and cropped back)"
                     )
         if not all(a <= b <= c for a, b, c in zip(self.min, self.opt, self.max)):
             raise EdgeIRError(

@@ -73,8 +73,14 @@ def test_enumerated_sizes():
     assert shapes.fitting(800, 800) is None
 
 
+def test_an_illegal_size_names_the_legal_one_it_pads_to():
+    with pytest.raises(EdgeIRError, match=r"^expected size sides that are multiples of 32 and at least 256 for "
+                       r"motion-deblur, found 720x1280: use 736x1280 \(frames are padded to it"):
+        InputShapes.fixed((720, 1280), "motion-deblur")
+
+
 @pytest.mark.parametrize(("spec", "message"), [
-    ("720x1280,256x256", "listed size 1 sides that are multiples of 32"),
+    ("720x1280,256x256", "listed size 1 sides that are multiples of 32 .* found 720x1280: use 736x1280"),
     ("256x256,224x224", "at least 256"),
     ("256x256,256x256", "distinct sizes"),
     ("256x256", "at least 2 sizes in --shapes \\(one size is --shape HxW\\)"),
