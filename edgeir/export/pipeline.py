@@ -219,6 +219,10 @@ def export(target: str, **arguments: Any) -> ExportResult:
 
     request = prepare(target, **arguments)
     step = import_module(request.target.module)
+    here = getattr(step, "here", None)  # what this machine will and will not do, said before the work
+    note = here(request) if here is not None else None
+    if note:
+        log.info("%s", note)
     faithful = request.weights.build(request.variant, request.task)
     shapes = request.shapes
     network = Network(faithful, exportable(faithful), shapes.max_batch if shapes.static else 1,

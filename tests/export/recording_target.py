@@ -23,6 +23,11 @@ def check_options(request: ExportRequest) -> None:
     CALLS.append(("check_options", dict(request.options)))
 
 
+def here(request: ExportRequest) -> str:
+    CALLS.append(("here", request.target.name))
+    return "the double says what this machine will not do"
+
+
 @dataclass
 class RecordingProduct(Product):
     network: Any = None

@@ -32,7 +32,7 @@ def test_a_target_is_a_row_and_a_module(double, tmp_path):
     out = tmp_path / "model.npy"
     result = export("double", weights="random", output=out, shape=(256, 256))
     steps = [name for name, _ in double.CALLS]
-    assert steps == ["check_options", "make", "run", "embed", "save"]
+    assert steps == ["check_options", "here", "make", "run", "embed", "save"]  # here: said before the work
     assert dict(double.CALLS)["make"] == (1, (256, 256))  # the batch and size it is verified at
     manifest = Manifest.read(manifest_path(out))
     assert manifest.target == "double" and manifest.artifact["file"] == "model.npy"
@@ -54,7 +54,7 @@ def test_the_gate_refuses_before_anything_is_written(double, tmp_path):
     with pytest.raises(EdgeIRError, match=r"parity check failed: expected the double artifact within max abs "
                                           r"error 0.001 of PyTorch, found max abs error 0.01; nothing was written"):
         export("double", weights="random", output=tmp_path / "model.npy", shape=(256, 256))
-    assert [name for name, _ in double.CALLS] == ["check_options", "make", "run"]
+    assert [name for name, _ in double.CALLS] == ["check_options", "here", "make", "run"]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -158,3 +158,19 @@ def test_cli_flags_and_choices_come_from_the_table():
 def test_json_summary_carries_the_gates(double, tmp_path):
     result = export("double", weights="random", output=tmp_path / "m.npy", shape=(256, 256))
     assert json.loads(json.dumps(result.summary()))["parity"]["gates"][0]["figure"] == "parity.max_abs"
+
+
+def test_exports_say_first_what_this_machine_will_not_do(double, tmp_path, caplog):
+    import logging
+    import sys
+
+    with caplog.at_level(logging.INFO, logger="edgeir"):
+        export("double", weights="random", output=tmp_path / "model.npy", shape=(256, 256))
+    assert caplog.messages[0] == "the double says what this machine will not do"
+    from edgeir.export import coreml, tensorrt
+    from edgeir.runtimes.tensorrt_engine import why_no_engine
+
+    if why_no_engine() is not None:
+        assert tensorrt.here(None).startswith(f"no engine will be built here ({why_no_engine()}): the TRT-ready")
+    if sys.platform != "darwin":
+        assert coreml.here(None).startswith("Core ML predicts only on macOS: the package is converted and checked")

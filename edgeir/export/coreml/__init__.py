@@ -56,6 +56,13 @@ AUTHOR = "edgeir; network: ConvIR (https://github.com/c-yn/ConvIR)"
 FAITHFUL_REFERENCE = "faithful PyTorch ConvIR, FP32"
 
 
+def here(request: ExportRequest) -> str | None:
+    """Said before the work starts: off macOS the package is converted and checked, not run."""
+    if sys.platform == "darwin":
+        return None
+    return ("Core ML predicts only on macOS: the package is converted and checked here (the traced module "
+            "against PyTorch, the program's ops and dtypes), not run")
+
 def check_options(request: ExportRequest) -> None:
     """Options that would be ignored are refused (``--precision`` is not among
     coreml-int8's options: it computes in FP16), and an FP16 export without the packages of

@@ -78,6 +78,15 @@ def check_options(request: ExportRequest) -> None:
         check_module_names(request, "ONNX")
 
 
+def here(request: ExportRequest) -> str | None:
+    """Said before the work starts: without TensorRT and a GPU no engine is built here."""
+    missing = why_no_engine()
+    if missing is None:
+        return None
+    return (f"no engine will be built here ({missing}): the TRT-ready ONNX graph is written and checked on this "
+            "CPU, and the command that builds the engine on the device is printed at the end")
+
+
 def _reference_frames(task: str, size: tuple[int, int], batch: int) -> np.ndarray:
     from edgeir.calib.sources import open_calibration
 
