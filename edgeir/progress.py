@@ -8,9 +8,13 @@ then, which is also what a log file under ``nohup`` wants.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 MARKUP = re.compile(r"\[/?[a-z #0-9_.-]*\]")
@@ -106,3 +110,44 @@ def progress_bar(unit: str = "frames") -> Any:
         console=Console(stderr=True),
         transient=False,
     )
+
+
+HEARTBEAT_S = 15.0
+
+
+@contextmanager
+def heartbeat(every: float = HEARTBEAT_S) -> Iterator[None]:
+    """Steps that run inside one library call for minutes (ModelOpt AutoCast, a pnnx or
+    coremltools conversion) say that they still run: when edgeir has logged nothing for
+    ``every`` seconds, a line repeats the current step with the time it has taken. Plain
+    log lines, so they read the same in a terminal and in a log file."""
+    logger = logging.getLogger("edgeir")
+    now = time.monotonic()
+    state: dict[str, Any] = {"step": None, "since": now, "said": now}
+    lock, stop = threading.Lock(), threading.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if not getattr(record, "heartbeat", False):
+                with lock:
+                    state.update(step=record.getMessage(), since=time.monotonic(), said=time.monotonic())
+
+    def beat() -> None:
+        while not stop.wait(min(1.0, every / 4)):
+            with lock:
+                step, since, said = state["step"], state["since"], state["said"]
+                if step is None or time.monotonic() - said < every:
+                    continue
+                state["said"] = time.monotonic()
+            logger.info("still %s (%.0f s)", step, time.monotonic() - since, extra={"heartbeat": True})
+
+    watch = Watch(logging.INFO)
+    logger.addHandler(watch)
+    thread = threading.Thread(target=beat, name="edgeir-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        logger.removeHandler(watch)

@@ -23,3 +23,22 @@ def test_a_disabled_bar_and_an_open_total_print_nothing_until_asked(capsys):
     bar.disable = False
     bar.advance(bar.add_task("reading"), 5)
     assert capsys.readouterr().err.startswith("reading 5, ")
+
+
+def test_a_long_silent_step_says_it_still_runs(caplog):
+    import logging
+    import time
+
+    from edgeir.progress import heartbeat
+
+    log = logging.getLogger("edgeir")
+    with caplog.at_level(logging.INFO, logger="edgeir"), heartbeat(every=0.2):
+        log.info("converting to FP16 with ModelOpt AutoCast")
+        time.sleep(0.7)  # a library call that logs nothing
+        log.info("wrote model.onnx")
+        time.sleep(0.1)  # not silent for long: no line
+    stills = [m for m in caplog.messages if m.startswith("still ")]
+    assert stills and all(m.startswith("still converting to FP16 with ModelOpt AutoCast (") for m in stills)
+    assert caplog.messages[-1] == "wrote model.onnx"
+    assert not logging.getLogger("edgeir").handlers or all(
+        type(h).__name__ != "Watch" for h in logging.getLogger("edgeir").handlers)  # removed afterwards

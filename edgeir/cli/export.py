@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from edgeir.cli.common import add_model_options, parse_size, setup_logging
 from edgeir.export.targets import OPTIONS, TARGETS
@@ -12,9 +13,20 @@ from edgeir.shapes import DEFAULT_RANGE
 
 def run(args: argparse.Namespace) -> int:
     from edgeir.export import export
+    from edgeir.progress import heartbeat
 
     setup_logging()
-    result = export(
+    with heartbeat():
+        result = _export(export, args)
+    if args.json:
+        print(json.dumps(result.summary(), indent=2))
+    else:
+        print("\n".join(result.lines))
+    return 0
+
+
+def _export(export: Any, args: argparse.Namespace) -> Any:
+    return export(
         args.target,
         variant=args.variant,
         task=args.task,
@@ -28,11 +40,6 @@ def run(args: argparse.Namespace) -> int:
         # not take an option refuses it instead of ignoring it.
         **{name: getattr(args, name) for name in OPTIONS},
     )
-    if args.json:
-        print(json.dumps(result.summary(), indent=2))
-    else:
-        print("\n".join(result.lines))
-    return 0
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
