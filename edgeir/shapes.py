@@ -1,7 +1,7 @@
 """Input shape ranges: one syntax for every target.
 
-``--shape HxW`` is a static shape; ``--dynamic MIN:OPT:MAX`` (each ``HxW``) a range;
-``--shapes HxW,HxW,...`` a list of sizes (Core ML's enumerated shapes, which can run on the
+``--size HxW`` is a static shape; ``--dynamic MIN:OPT:MAX`` (each ``HxW``) a range;
+``--sizes HxW,HxW,...`` a list of sizes (Core ML's enumerated shapes, which can run on the
 Neural Engine at every listed size). ONNX and OpenVINO record the range in the manifest and
 check inputs against it, TensorRT builds its optimization profile from it, Core ML declares
 any of the three.
@@ -92,9 +92,9 @@ class InputShapes:
         """``HxW,HxW,...``: exactly these sizes, the first being the default."""
         sizes = tuple(parse_hw(p) for p in spec.split(","))
         if len(sizes) < 2:
-            raise EdgeIRError(f"expected at least 2 sizes in --shapes (one size is --shape HxW), found {spec!r}")
+            raise EdgeIRError(f"expected at least 2 sizes in --sizes (one size is --size HxW), found {spec!r}")
         if len(set(sizes)) != len(sizes):
-            raise EdgeIRError(f"expected distinct sizes in --shapes, found {spec!r}")
+            raise EdgeIRError(f"expected distinct sizes in --sizes, found {spec!r}")
         low = tuple(min(s[i] for s in sizes) for i in (0, 1))
         high = tuple(max(s[i] for s in sizes) for i in (0, 1))
         shapes = cls(low, sizes[0], high, max_batch=batch, sizes=sizes)  # type: ignore[arg-type]
@@ -150,7 +150,7 @@ class InputShapes:
             if (h, w) not in self.sizes:
                 raise EdgeIRError(
                     f"this model accepts only the sizes {', '.join(map(_fmt, self.sizes))}, found "
-                    f"{h}x{w}: pad to a listed size or re-export with --shapes"
+                    f"{h}x{w}: pad to a listed size or re-export with --sizes"
                 )
             return
         if not (self.min[0] <= h <= self.max[0] and self.min[1] <= w <= self.max[1]):

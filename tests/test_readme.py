@@ -59,7 +59,7 @@ calibration one), ConvIR-S."""
     shutil.copy(folder / "frames" / "000.png", folder / "blurry.png")
     for name in ("clip.mp4", "dashcam.mp4"):
         _video(folder / name, 3)
-    _video(folder / "my_camera.mp4", 64)  # edgeir calib -n 64 takes 64 of its frames
+    _video(folder / "my_camera.mp4", 64)  # edgeir calib --calib-frames 64 takes 64 of its frames
     return folder
 
 

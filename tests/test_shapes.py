@@ -54,7 +54,7 @@ def test_one_size_grammar_for_options_and_specs():
     assert parse_hw(" 720x1280 ") == (720, 1280)
     assert parse_hw("256") == (256, 256)  # a square
     assert InputShapes.dynamic("256:512", "motion-deblur").max == (512, 512)
-    assert parse_size("256") == parse_hw("256")  # the CLI's --size and --shape parse the same way
+    assert parse_size("256") == parse_hw("256")  # the CLI's --size options parse the same way
     for bad in ("256x", "0x256", "x256", "256*256"):
         with pytest.raises(EdgeIRError, match="expected"):
             parse_hw(bad)
@@ -83,7 +83,7 @@ def test_an_illegal_size_names_the_legal_one_it_pads_to():
     ("720x1280,256x256", "listed size 1 sides that are multiples of 32 .* found 720x1280: use 736x1280"),
     ("256x256,224x224", "at least 256"),
     ("256x256,256x256", "distinct sizes"),
-    ("256x256", "at least 2 sizes in --shapes \\(one size is --shape HxW\\)"),
+    ("256x256", "at least 2 sizes in --sizes \\(one size is --size HxW\\)"),
 ])
 def test_bad_enumerated_sizes(spec, message):
     with pytest.raises(EdgeIRError, match=message):

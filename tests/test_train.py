@@ -81,8 +81,8 @@ def test_resume_needs_a_training_checkpoint(tmp_path, data, random_checkpoint):
     ("args", "message"),
     [
         (["--batch", "1"], "at least 2"),
-        (["--crop", "224"], "at least 256"),
-        (["--crop", "300"], "multiple of 32"),
+        (["--size", "224"], "at least 256"),
+        (["--size", "300"], "multiple of 32"),
         (["--task", "derain", "--data", "synthetic"], "deblurring task"),
         (["--device", "tpu"], "expected --device cpu, cuda or cuda:N, found 'tpu'"),
     ],

@@ -171,7 +171,7 @@ def from_images(folder: str | Path, size: Size, count: int = DEFAULT_COUNT, seed
         unread = f" ({len(skipped)} unreadable: {', '.join(skipped[:3])})" if skipped else ""
         raise EdgeIRError(
             f"expected at least {count} readable images in {folder} (one crop each), found "
-            f"{len(frames)}{unread}: add images or lower -n"
+            f"{len(frames)}{unread}: add images or lower --calib-frames"
         )
     return CalibrationSet(frames, f"images {folder}", seed)
 
@@ -191,7 +191,7 @@ def from_video(path: str | Path, size: Size, count: int = DEFAULT_COUNT, seed: i
         with VideoReader(path) as reader:
             total = sum(1 for _ in reader)
     if total < count:
-        raise EdgeIRError(f"expected at least {count} frames in {path}, found {total}: lower -n")
+        raise EdgeIRError(f"expected at least {count} frames in {path}, found {total}: lower --calib-frames")
     wanted = set(np.linspace(0, total - 1, count).round().astype(int).tolist())
 
     def spaced() -> Iterator[Sample]:
@@ -220,7 +220,8 @@ def from_pairs(spec: str, size: Size, count: int = DEFAULT_COUNT, seed: int = 0,
     files = [pairs.files[i] for i in np.random.default_rng(seed).permutation(len(pairs.files))]
     frames, targets = _from_frames(((f.name, *read_pair(f)) for f in files), size, count, seed, color)
     if len(frames) < count:
-        raise EdgeIRError(f"expected at least {count} blurred frames in {spec}, found {len(frames)}: lower -n")
+        raise EdgeIRError(f"expected at least {count} blurred frames in {spec}, found {len(frames)}: lower "
+                          "--calib-frames")
     return CalibrationSet(frames, f"blurred frames of {spec}", seed, targets)
 
 

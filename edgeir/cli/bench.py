@@ -7,7 +7,13 @@ import json
 import sys
 from pathlib import Path
 
-from edgeir.cli.common import add_tile_option, parse_size, setup_logging
+from edgeir.cli.common import (
+    add_out_option,
+    add_renamed,
+    add_tile_option,
+    parse_size,
+    setup_logging,
+)
 from edgeir.data.sources import DATA_HELP
 from edgeir.errors import EdgeIRError
 from edgeir.models.registry import DEFAULT_TASK, DEFAULT_VARIANT, TASKS, VARIANTS
@@ -139,6 +145,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "psnr_vs_fps.png, samples.png in --out.",
     )
     add_evaluation_options(parser)
+    add_renamed(parser, "--target", "--targets", "targets")
     parser.add_argument("--targets", default=None,
                         help="all, or a comma list such as torch,onnx,openvino-int8 (default: all; "
                         "with --bundle: every target of the bundle)")
@@ -157,8 +164,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--in-process", action="store_true",
                         help="measure every target in this process (peak memory is then the "
                         "process's so far, not each target's own)")
-    parser.add_argument("--out", type=Path, help="report folder (required); the reports are written after "
-                        "every target, and when the run is stopped (Ctrl-C, SIGTERM)")
+    add_out_option(parser, "report folder (required); the reports are written after every target, and when "
+                   "the run is stopped (Ctrl-C, SIGTERM)", dest="out", renamed=False, type=Path, metavar="DIR")
     parser.add_argument("--resume", action="store_true",
                         help="keep the targets the run in --out measured with the same settings (a "
                         "stopped run, or new targets added to a finished one) and measure the rest")

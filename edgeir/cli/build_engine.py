@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from edgeir.cli.common import parse_size, setup_logging
+from edgeir.cli.common import add_out_option, add_renamed, parse_size, setup_logging
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,11 +44,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Build the TensorRT engine of a graph written by edgeir export --target "
         "trt-fp16|trt-int8. Engines are tied to one GPU model and TensorRT version, so run this "
         "where the engine will run (a Jetson: JetPack's TensorRT). The graph's manifest gives "
-        "the precision and the optimization profile; --shape or --dynamic replace the profile.",
+        "the precision and the optimization profile; --size or --dynamic replace the profile.",
     )
     parser.add_argument("onnx", metavar="MODEL.trt.onnx", help="the TRT-ready graph")
     shapes = parser.add_mutually_exclusive_group()
-    shapes.add_argument("--shape", type=parse_size, metavar="HxW", help="a static profile (legal size)")
+    shapes.add_argument("--size", dest="shape", type=parse_size, metavar="HxW", help="a static profile (legal size)")
+    add_renamed(shapes, "--shape", "--size", "shape", type=parse_size)
     shapes.add_argument("--dynamic", metavar="MIN:OPT:MAX",
                         help="a dynamic profile, e.g. 256x256:736x1280:1088x1920 (default: the export's)")
     parser.add_argument("--batch", type=int, default=1, help="largest batch of the profile (default: 1)")
@@ -56,8 +57,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="builder workspace (default: 4096 MB)")
     parser.add_argument("--timing-cache", metavar="PATH",
                         help="timing cache to read and update (faster rebuilds on the same GPU)")
-    parser.add_argument("-o", "--output", metavar="PATH",
-                        help="engine path (default: MODEL.engine beside the graph)")
+    add_out_option(parser, "engine path (default: MODEL.engine beside the graph)", metavar="PATH")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing engine and its manifest")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(run=run)

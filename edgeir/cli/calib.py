@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 
 from edgeir.calib.sources import DEFAULT_COUNT
-from edgeir.cli.common import parse_size
+from edgeir.cli.common import add_color_option, add_out_option, add_renamed, parse_size
 from edgeir.models.registry import DEFAULT_TASK, TASKS
 
 ASKED = -1
-"""``--synthetic`` with no N: the count comes from -n or the default."""
+"""``--synthetic`` with no N: the count comes from --calib-frames or the default."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,13 +21,16 @@ def run(args: argparse.Namespace) -> int:
     synthetic = None if args.synthetic in (None, ASKED) else args.synthetic
     count = args.count if args.count is not None else (synthetic if synthetic is not None else DEFAULT_COUNT)
     if synthetic is not None and args.count is not None and synthetic != args.count:
-        raise EdgeIRError(f"expected one frame count, found --synthetic {args.synthetic} and -n {args.count}")
+        raise EdgeIRError(f"expected one frame count, found --synthetic {args.synthetic} and --calib-frames "
+                          f"{args.count}")
+    if args.output is None:
+        raise EdgeIRError("expected -o/--out FILE.npz for the frames, found none")
     out = Path(args.output)
     if out.suffix != ".npz":
         raise EdgeIRError(f"expected an output path ending in .npz, found {out}")
     if out.exists() and not args.overwrite:
         raise EdgeIRError(f"expected a new output path, found an existing {out}: pass --overwrite to replace it")
-    common = dict(size=args.size, count=count, seed=args.seed, color="bgr" if args.bgr else "rgb",
+    common = dict(size=args.size, count=count, seed=args.seed, color=args.color,
                   task=args.task)
     if args.images is not None:
         frames = from_images(args.images, **common)
@@ -64,11 +67,12 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help=f"task of the model to calibrate; it sets the legal sizes (default: {DEFAULT_TASK})")
     parser.add_argument("--size", type=parse_size, default=(256, 256), metavar="HxW",
                         help="crop size, the size you export at (default: 256x256)")
-    parser.add_argument("-n", "--count", type=int, default=None, metavar="N",
-                        help=f"number of frames (default: {DEFAULT_COUNT})")
+    parser.add_argument("--calib-frames", dest="count", type=int, default=None, metavar="N",
+                        help=f"number of frames, as edgeir export --calib-frames (default: {DEFAULT_COUNT})")
+    add_renamed(parser, "-n", "--calib-frames", "count", type=int)
+    add_renamed(parser, "--count", "--calib-frames", "count", type=int)
     parser.add_argument("--seed", type=int, default=0, help="seed of crops and choices (default: 0)")
-    parser.add_argument("--bgr", action="store_true",
-                        help="the network was trained on BGR frames (as for edgeir run --bgr)")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE.npz", help="where to save")
+    add_color_option(parser)
+    add_out_option(parser, "where to save (required)", metavar="FILE.npz")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.set_defaults(run=run)

@@ -6,7 +6,13 @@ import argparse
 import json
 from typing import Any
 
-from edgeir.cli.common import add_model_options, parse_size, setup_logging
+from edgeir.cli.common import (
+    add_model_options,
+    add_out_option,
+    add_renamed,
+    parse_size,
+    setup_logging,
+)
 from edgeir.export.targets import OPTIONS, TARGETS
 from edgeir.shapes import DEFAULT_RANGE
 
@@ -51,10 +57,13 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
         takers = ", ".join(t.name for t in TARGETS.values() if option.name in t.options)
         text = f"{option.help} [{takers}]"
         if option.switch:
-            group.add_argument(option.flag, action="store_true", default=None, help=text)
+            group.add_argument(option.flag, dest=option.name, action="store_true", default=None, help=text)
         else:
-            group.add_argument(option.flag, type=option.type, choices=option.choices, default=None,
+            group.add_argument(option.flag, dest=option.name, type=option.type, choices=option.choices, default=None,
                                metavar=option.metavar, nargs="+" if option.many else None, help=text)
+        if option.renamed_from:
+            add_renamed(group, option.renamed_from, option.flag, option.name, type=option.type,
+                        nargs="+" if option.many else None)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -72,8 +81,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "(default: the demo weights for S motion-deblur, random initialisation "
                         "elsewhere; the output and the manifest say which)")
     shapes = parser.add_mutually_exclusive_group()
-    shapes.add_argument("--shape", type=parse_size, metavar="HxW",
+    shapes.add_argument("--size", dest="shape", type=parse_size, metavar="HxW",
                         help="static input size (must be legal: see edgeir info)")
+    add_renamed(shapes, "--shape", "--size", "shape", type=parse_size)
     shapes.add_argument(
         "--dynamic", nargs="?", const=DEFAULT_RANGE, metavar="MIN:OPT:MAX",
         help="dynamic batch/height/width (the default, except for Core ML), e.g. "
@@ -84,8 +94,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="batch of a static graph; the batch a dynamic one is planned for "
                         "(default: 1)")
     _add_target_options(parser)
-    parser.add_argument("-o", "--output", metavar="PATH",
-                        help="artifact path (default: convir-VARIANT_TASK_TARGET.SUFFIX here)")
+    add_out_option(parser, "artifact path (default: convir-VARIANT_TASK_TARGET.SUFFIX here)", metavar="PATH")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing artifact, its manifest and companion files "
                         "(refused without it, before any work)")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from edgeir.cli.bench import add_evaluation_options, config_from
-from edgeir.cli.common import setup_logging
+from edgeir.cli.common import add_out_option, add_renamed, setup_logging
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,11 +34,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "the same fields as edgeir bench here, with numpy and one runtime installed.",
     )
     add_evaluation_options(parser)
+    add_renamed(parser, "--target", "--targets", "targets")
     parser.add_argument("--targets", default="all",
                         help="all (every export target), or a comma list such as "
                         "onnx,onnx-int8,openvino-int8,trt-fp16,trt-int8 (default: all)")
     parser.add_argument("--cache", type=Path, metavar="DIR",
                         help="reuse the exports of an edgeir bench --out DIR made with the same "
                         "settings (and add new ones there)")
-    parser.add_argument("--out", type=Path, required=True, help="the bundle folder to create")
+    add_out_option(parser, "the bundle folder to create", dest="out", renamed=False, type=Path, required=True,
+                   metavar="DIR")
     parser.set_defaults(run=run)

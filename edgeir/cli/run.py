@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edgeir.cli.common import add_tile_option
+from edgeir.cli.common import add_color_option, add_out_option, add_tile_option
 from edgeir.models.registry import TASKS
 
 LOCAL = "local"
@@ -18,6 +18,9 @@ def run(args: argparse.Namespace) -> int:
 
     ray_only = [flag for flag, value, default in (("--workers", args.workers, None), ("--gpus-per-worker",
                 args.gpus_per_worker, 0.0), ("--frames-per-part", args.frames_per_part, None)) if value != default]
+    if args.output is None:
+        raise EdgeIRError("expected -o/--out for the restored frames (a file for one input, else a folder), "
+                          "found none")
     if args.ray is None and ray_only:
         raise EdgeIRError(f"expected {ray_only[0]} with --ray, found it without: add --ray (a local Ray "
                           "instance) or --ray ADDRESS")
@@ -71,7 +74,7 @@ def _run_here(args: argparse.Namespace):
     # Frames are read as RGB; --bgr feeds them to the network in BGR order.
     restorer = Restorer(
         runtime, tile=args.tile, overlap=args.overlap, batch=args.batch,
-        color="bgr" if args.bgr else "rgb",
+        color=args.color,
     )
     report = restore_files(restorer, args.input, args.output, overwrite=args.overwrite,
                            skip_existing=args.skip_existing)
@@ -87,7 +90,7 @@ def _run_on_ray(args: argparse.Namespace):
 
     options = RestoreOptions(
         model=args.model, tile=args.tile, overlap=args.overlap, batch=args.batch,
-        color="bgr" if args.bgr else "rgb", device=args.device, task=args.task,
+        color=args.color, device=args.device, task=args.task,
     )
     cluster = RayOptions(
         address=None if args.ray == LOCAL else args.ray, workers=args.workers, threads=args.threads or 1,
@@ -113,14 +116,12 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "convir-s, convir-b, convir-l for PyTorch with the default weights (the "
                         "demo weights for S motion-deblur, random initialisation elsewhere)")
     parser.add_argument("input", nargs="+", help="images, folders of images, or video files")
-    parser.add_argument("-o", "--output", required=True,
-                        help="output image or video for one input (matching it), else a folder")
+    add_out_option(parser, "output image or video for one input (matching it), else a folder (required)")
     add_tile_option(parser)
     parser.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (default: 32)")
     parser.add_argument("--batch", type=int, default=1, help="video frames or tiles per inference; "
                         "images of a folder run one at a time (default: 1)")
-    parser.add_argument("--bgr", action="store_true",
-                        help="the network was trained on BGR frames (e.g. loaded with OpenCV)")
+    add_color_option(parser)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: best available)")
     parser.add_argument("--task", choices=list(TASKS), default=None,
                         help="task of a checkpoint (a checkpoint file cannot say it)")

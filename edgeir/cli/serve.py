@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edgeir.cli.common import add_tile_option
+from edgeir.cli.common import add_color_option, add_tile_option
 from edgeir.models.registry import TASKS
 
 DEFAULTS = {"max_batch": 4, "batch_wait_ms": 20.0, "max_body_mb": 50.0, "replica_cpus": 0.25}
@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
     from edgeir.distributed.serve import ENDPOINTS, Served, ServeOptions, serve_model
 
     options = ServeOptions(
-        tile=args.tile, overlap=args.overlap, color="bgr" if args.bgr else "rgb", device=args.device,
+        tile=args.tile, overlap=args.overlap, color=args.color, device=args.device,
         task=args.task, max_batch=args.max_batch, batch_wait_s=args.batch_wait_ms / 1000.0,
         max_body_mb=args.max_body_mb, format=args.format,
     )
@@ -69,8 +69,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="response format when the request has no ?format= (default: png)")
     add_tile_option(parser)
     parser.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (default: 32)")
-    parser.add_argument("--bgr", action="store_true",
-                        help="the network was trained on BGR frames (e.g. loaded with OpenCV)")
+    add_color_option(parser)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: best available)")
     parser.add_argument("--task", choices=list(TASKS), default=None,
                         help="task of a checkpoint (a checkpoint file cannot say it)")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from edgeir.cli.common import add_model_options, setup_logging
+from edgeir.cli.common import (
+    add_model_options,
+    add_out_option,
+    add_renamed,
+    parse_tile,
+    setup_logging,
+)
 from edgeir.data.sources import DATA_HELP
 
 
@@ -16,6 +22,10 @@ def run(args: argparse.Namespace) -> int:
     from edgeir.train import TrainConfig, center_crops, train
 
     setup_logging()
+    if not isinstance(args.crop, int):
+        from edgeir.errors import EdgeIRError
+
+        raise EdgeIRError(f"expected a square training crop (--size N), found {args.crop[0]}x{args.crop[1]}")
     config = TrainConfig(
         variant=args.variant, task=args.task, data=args.data, steps=args.steps, crop=args.crop,
         batch=args.batch, lr=args.lr, warmup=args.warmup, clip_grad=args.clip_grad, loss=args.loss,
@@ -55,7 +65,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="held-out pairs for validation (default: the synthetic eval split)")
     parser.add_argument("--init", metavar="CKPT", help="start from these weights (fine-tuning)")
     parser.add_argument("--steps", type=int, default=1000, help="total optimizer steps (default: 1000)")
-    parser.add_argument("--crop", type=int, default=256, help="square crop side, legal size (default: 256)")
+    parser.add_argument("--size", dest="crop", type=parse_tile, default=256, metavar="N",
+                        help="side of the square training crops, a legal size (default: 256)")
+    add_renamed(parser, "--crop", "--size", "crop", type=parse_tile)
     parser.add_argument("--batch", type=int, default=2, help="crops per step, at least 2 (default: 2)")
     parser.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default: 1e-4)")
     parser.add_argument("--warmup", type=int, default=50, help="linear warm-up steps (default: 50)")
@@ -86,7 +98,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="BatchNorm statistics in training: frozen (running statistics, the "
                        "default: with small batches batch statistics of the globally pooled "
                        "features degenerate to +-1) or batch (upstream's, for large batches)")
-    parser.add_argument("--out", required=True, metavar="CKPT", help="checkpoint to write")
+    add_out_option(parser, "checkpoint to write (required)", dest="out", renamed=False, required=True,
+                   metavar="CKPT")
     parser.add_argument("--resume", action="store_true", help="continue the checkpoint at --out")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(run=run)

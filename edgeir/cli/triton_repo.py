@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edgeir.cli.common import setup_logging
+from edgeir.cli.common import add_out_option, setup_logging
 
 
 def parse_capability(text: str) -> tuple[str, str]:
@@ -49,8 +49,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("artifacts", nargs="+", metavar="ARTIFACT",
                         help="exported .onnx, .engine or .xml files (each with NAME.manifest.json beside it)")
-    parser.add_argument("--out", type=Path, required=True, metavar="REPO",
-                        help="the model repository folder (created; other models in it are left alone)")
+    add_out_option(parser, "the model repository folder (created; other models in it are left alone)",
+                   dest="out", renamed=False, type=Path, required=True, metavar="REPO")
     parser.add_argument("--name",
                         help="model name (one artifact, or engines of one model for several GPUs; "
                         "default: each file's name without its suffix, with other characters than "

@@ -170,10 +170,10 @@ def parity_input(batch: int, size: Size, held_out: CalibrationSet | None = None)
 
 def _input_shapes(target: Target, task: str, batch: int, shape: Size | None, dynamic: str | None,
                   listed: str | None) -> InputShapes:
-    given = [flag for flag, value in (("--shape", shape), ("--dynamic", dynamic), ("--shapes", listed))
+    given = [flag for flag, value in (("--size", shape), ("--dynamic", dynamic), ("--sizes", listed))
              if value is not None]
     if len(given) > 1:
-        raise EdgeIRError(f"expected one of --shape, --dynamic or --shapes, found {' and '.join(given)}")
+        raise EdgeIRError(f"expected one of --size, --dynamic or --sizes, found {' and '.join(given)}")
     if shape is not None:
         return InputShapes.fixed(shape, task, batch)
     if listed is not None or (dynamic is None and target.default_shapes == "enumerated"):

@@ -46,10 +46,14 @@ class Option:
     """Takes one or more values (``--keep-fp32 A B``)."""
     switch: bool = False
     """A flag without a value."""
+    cli_name: str | None = None
+    """The flag's name where it is not the keyword's (``--sizes`` for ``shapes=``)."""
+    renamed_from: str | None = None
+    """The flag's old spelling, still accepted with a warning."""
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return "--" + (self.cli_name or self.name).replace("_", "-")
 
 
 CALIB_METHODS = ("minmax", "entropy", "percentile")
@@ -59,7 +63,8 @@ OPTIONS: dict[str, Option] = {
     for o in (
         Option("shapes", "Core ML: exactly these sizes (enumerated shapes, which can run on the Neural Engine "
                "at each; the first is the default). Default for coreml targets: "
-               "736x1280,256x256,512x512,1088x1920", "Core ML targets", metavar="HxW,HxW,..."),
+               "736x1280,256x256,512x512,1088x1920", "Core ML targets", metavar="HxW,HxW,...",
+               cli_name="sizes", renamed_from="--shapes"),
         Option("opset", "ONNX opset (onnx targets; default: 20, whose Gelu op ONNX Runtime's INT8 graphs run faster; range 14 to 20)", "ONNX targets", type=int),
         Option("calib", "calibration frames: calib.npz (edgeir calib), an image folder, a video, gopro:DIR, "
                "pairs:BLUR_DIR,SHARP_DIR or synthetic (the default: the synthetic calib split; your own camera "
@@ -146,7 +151,7 @@ CALIB_HINT = "try --calib with your own frames"
 
 
 def _second_size(floor: float) -> Gate:
-    """A graph exported for a range, checked at a second size of it (none for --shape)."""
+    """A graph exported for a range, checked at a second size of it (none for --size)."""
     return Gate("details.second_size.psnr_db", floor, "PyTorch at a second size of the range", optional=True)
 
 
@@ -256,7 +261,7 @@ TARGETS: dict[str, Target] = {
             (Gate("parity.max_abs", TRACED_MAX_ABS, "the faithful PyTorch model (the traced module)"),
              Gate("details.coreml_parity.psnr_db", FP16_MIN_PSNR, "PyTorch (Core ML on macOS)", optional=True)),
             "Core ML ML program (.mlpackage) computing in FP16 (--precision fp32 available); "
-            "enumerated shapes by default (--shapes), tensors or --image-input; converts "
+            "enumerated shapes by default (--sizes), tensors or --image-input; converts "
             "anywhere, predicts on macOS",
             default_shapes="enumerated",
         ),

@@ -21,7 +21,7 @@ DEMO_DIR = Path(__file__).with_name("demo")
 DEMO_FILES = {("s", "motion-deblur"): "convir-s_motion-deblur.fp16.pt"}
 DEMO_DESCRIPTION = "demo weights trained on synthetic blur, not GoPro"
 DEMO_RECIPE = (
-    "edgeir train --variant s --task motion-deblur --data synthetic --steps 2000 --crop 256 "
+    "edgeir train --variant s --task motion-deblur --data synthetic --steps 2000 --size 256 "
     "--batch 2 --lr 3e-4 --warmup 100 --val-every 250 --bf16 --bn-stats batch "
     "--out convir-s-demo.pkl, stopped after step 1025 of 2000"
 )

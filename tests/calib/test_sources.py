@@ -109,13 +109,13 @@ def test_npz_round_trip_split_and_size_check(tmp_path):
 def test_cli(tmp_path, folder, capsys):
     images, _ = folder
     out = tmp_path / "calib.npz"
-    assert cli.main(["calib", "--images", str(images), "-n", "2", "-o", str(out)]) == 0
+    assert cli.main(["calib", "--images", str(images), "--calib-frames", "2", "-o", str(out)]) == 0
     assert "2 calibration frame(s) of 256x256" in capsys.readouterr().out
     assert len(CalibrationSet.load(out)) == 2
     assert cli.main(["calib", "--synthetic", "2", "-o", str(out)]) == 1
     assert "pass --overwrite" in capsys.readouterr().err
-    assert cli.main(["calib", "--synthetic", "2", "-n", "3", "-o", str(tmp_path / "x.npz")]) == 1
-    assert "found --synthetic 2 and -n 3" in capsys.readouterr().err
+    assert cli.main(["calib", "--synthetic", "2", "--calib-frames", "3", "-o", str(tmp_path / "x.npz")]) == 1
+    assert "found --synthetic 2 and --calib-frames 3" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
 
 

@@ -129,7 +129,7 @@ def test_cli_passes_options_and_prints_endpoints(monkeypatch, capsys):
 
     monkeypatch.setattr(serving_module, "serve_model", fake_serve_model)
     assert main(["serve", "m.onnx", "--port", "9123", "--max-batch", "3", "--batch-wait-ms", "50",
-                 "--max-body-mb", "2", "--tile", "256", "--bgr", "--replicas", "2"]) == 0
+                 "--max-body-mb", "2", "--tile", "256", "--color", "bgr", "--replicas", "2"]) == 0
     options = seen["options"]
     assert (seen["port"], seen["replicas"], seen["host"], seen["ray_address"]) == (9123, 2, "127.0.0.1", None)
     assert (options.max_batch, options.batch_wait_s, options.max_body_mb, options.tile, options.color) == (

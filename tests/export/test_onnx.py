@@ -70,7 +70,7 @@ def test_metadata_props_carry_the_manifest(exported_s):
 
 def test_default_weights_are_named(tmp_path, capsys):
     output = tmp_path / "static.onnx"
-    assert cli.main(["export", "--target", "onnx", "--shape", "256x256", "-o", str(output), "--json"]) == 0
+    assert cli.main(["export", "--target", "onnx", "--size", "256x256", "-o", str(output), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert {"artifact", "manifest", "target", "precision", "parity"} <= set(summary)
     assert summary["artifact"] == str(output) and summary["precision"] == "fp32"
@@ -78,7 +78,7 @@ def test_default_weights_are_named(tmp_path, capsys):
     recorded = Manifest.read(summary["manifest"]).weights
     assert recorded["kind"] == "demo" and recorded["sha256"] == choose_weights("s", "motion-deblur").record()["sha256"]
     assert load(output).info.weights == DEMO_DESCRIPTION
-    # --shape gives a static graph, and the runtime holds inputs to it
+    # --size gives a static graph, and the runtime holds inputs to it
     dims = [d.dim_value for d in onnx.load(str(output)).graph.input[0].type.tensor_type.shape.dim]
     assert dims == [1, 3, 256, 256]
     with pytest.raises(EdgeIRError, match="static 1x3x256x256"):

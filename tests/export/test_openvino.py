@@ -141,7 +141,7 @@ def test_psnr_budget_is_met_or_refused(tmp_path, capsys):
     # measured: 2 restored, drop 0.007 dB, 2.5 minutes.
     elsewhere = ["/Encoder.1", "/Encoder.2", "/Decoder.0", "/Decoder.1", "/SCM1", "/SCM2",
                  "/FAM1", "/FAM2", "/Convs.0", "/Convs.1", *(f"/feat_extract.{i}" for i in range(6))]
-    code = cli.main(["export", "--target", "openvino-int8", "--shape", "256x256", "--calib-frames", "12",
+    code = cli.main(["export", "--target", "openvino-int8", "--size", "256x256", "--calib-frames", "12",
                      "--max-psnr-drop", str(budget), "--keep-fp32", *elsewhere, "-o", str(out)])
     captured = capsys.readouterr()
     if code == 1:  # NNCF could not meet it: refused, with the best drop it reached

@@ -48,7 +48,7 @@ def test_options_left_at_default_are_fine():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"shape": (256, 256), "dynamic": "256x256:512x512"}, "one of --shape, --dynamic or --shapes, found --shape and --dynamic"),
+        ({"shape": (256, 256), "dynamic": "256x256:512x512"}, "one of --size, --dynamic or --sizes, found --size and --dynamic"),
         ({"shape": (250, 256)}, "multiples of 32"),
         ({"weights": "missing.pkl"}, "found nothing at missing.pkl"),
         ({"output": "model.xml"}, "ending in .onnx"),

@@ -13,9 +13,9 @@ pytestmark = pytest.mark.clear_error
 
 
 @pytest.mark.parametrize("args", [
-    ["--shape", "100000x100000"],
+    ["--size", "100000x100000"],
     ["--dynamic", "256x256:512x512:100000x100000"],
-    ["--shape", f"{MAX_SIDE + 32}x256"],
+    ["--size", f"{MAX_SIDE + 32}x256"],
 ])
 def test_export_refuses_huge_sizes_before_work(args, capsys):
     from edgeir.cli import main

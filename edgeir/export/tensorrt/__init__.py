@@ -256,7 +256,7 @@ def build_from_onnx(
     onnx_path = Path(onnx_path)
     source = graph_manifest(onnx_path)
     if shape is not None and dynamic is not None:
-        raise EdgeIRError("expected either --shape or --dynamic, found both")
+        raise EdgeIRError("expected either --size or --dynamic, found both")
     if shape is not None or dynamic is not None:
         import onnx
 

@@ -46,7 +46,7 @@ def fp16(tmp_path_factory):
 def w8_image(tmp_path_factory):
     package = tmp_path_factory.mktemp("coreml8") / "s8.mlpackage"
     code, out, err = _cli("export", "--variant", "s", "--target", "coreml-int8", "--quant", "w8",
-                          "--shape", "256x256", "--image-input", "-o", str(package))
+                          "--size", "256x256", "--image-input", "-o", str(package))
     assert code == 0, err
     return out, package
 
@@ -106,7 +106,7 @@ def test_w8a8_is_calibrated_in_pytorch(tmp_path):
     the export's own floor refuses a mean under 30 dB."""
     package = tmp_path / "s8a8.mlpackage"
     code, out, err = _cli("export", "--variant", "s", "--target", "coreml-int8", "--quant", "w8a8",
-                          "--shape", "256x256", "--calib-frames", "6", "-o", str(package), "--json")
+                          "--size", "256x256", "--calib-frames", "6", "-o", str(package), "--json")
     assert code == 0, err
     manifest = Manifest.read(manifest_path(package))
     details = manifest.details
@@ -123,7 +123,7 @@ def test_w8a8_is_calibrated_in_pytorch(tmp_path):
     (["--target", "coreml", "--shapes", "720x1280,256x256"], "multiples of 32"),
     (["--target", "onnx", "--shapes", "256x256"], "does not accept --shapes"),
     (["--target", "coreml", "--quant", "w8"], "does not accept --quant"),
-    (["--target", "coreml", "--image-input", "--shape", "256x256", "--batch", "2"], "--batch 1 with --image-input"),
+    (["--target", "coreml", "--image-input", "--size", "256x256", "--batch", "2"], "--batch 1 with --image-input"),
 ])
 def test_user_errors_are_one_line(tmp_path, args, message):
     output = tmp_path / ("x.onnx" if "onnx" in args else "x.mlpackage")

@@ -48,7 +48,7 @@ def _cli(*args):
 @pytest.fixture(scope="module")
 def fp16(tmp_path_factory):
     engine = tmp_path_factory.mktemp("trt16") / "s.engine"
-    code, out, err = _cli("export", "--variant", "s", "--target", "trt-fp16", "--shape", "256x256",
+    code, out, err = _cli("export", "--variant", "s", "--target", "trt-fp16", "--size", "256x256",
                           "-o", str(engine), "--json")
     assert code == 0, err
     return json.loads(out)
@@ -58,7 +58,7 @@ def fp16(tmp_path_factory):
 def int8(tmp_path_factory):
     engine = tmp_path_factory.mktemp("trt8") / "s.engine"
     # A budget met as quantized: its record and line, for one more pass over the held-out frames.
-    code, out, err = _cli("export", "--variant", "s", "--target", "trt-int8", "--shape", "256x256",
+    code, out, err = _cli("export", "--variant", "s", "--target", "trt-int8", "--size", "256x256",
                           "--calib-frames", "8", "--max-psnr-drop", "1.0", "-o", str(engine))
     assert code == 0, err
     return {"out": out, "onnx": engine.with_name("s.trt.onnx"), "engine": engine}
