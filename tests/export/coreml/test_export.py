@@ -120,8 +120,8 @@ def test_w8a8_is_calibrated_in_pytorch(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--target", "coreml-int8", "--calib", "synthetic"], "only with --quant w8a8"),
-    (["--target", "coreml", "--shapes", "720x1280,256x256"], "multiples of 32"),
-    (["--target", "onnx", "--shapes", "256x256"], "does not accept --shapes"),
+    (["--target", "coreml", "--sizes", "720x1280,256x256"], "multiples of 32"),
+    (["--target", "onnx", "--sizes", "256x256"], "does not accept --sizes"),
     (["--target", "coreml", "--quant", "w8"], "does not accept --quant"),
     (["--target", "coreml", "--image-input", "--size", "256x256", "--batch", "2"], "--batch 1 with --image-input"),
 ])
@@ -137,7 +137,7 @@ def test_one_shape_mode_at_a_time():
     from edgeir.errors import EdgeIRError
     from edgeir.export import export
 
-    with pytest.raises(EdgeIRError, match="expected one of --shape, --dynamic or --shapes, found --dynamic and --shapes"):
+    with pytest.raises(EdgeIRError, match="expected one of --size, --dynamic or --sizes, found --dynamic and --sizes"):
         export("coreml", dynamic="256x256:512x512", shapes="256x256")
 
 
