@@ -295,7 +295,7 @@ def check_available(target: Target) -> None:
 
 
 def _flag(option: str) -> str:
-    return "--" + option.replace("_", "-")
+    return OPTIONS[option].flag if option in OPTIONS else "--" + option.replace("_", "-")
 
 
 def check_options(target: Target, given: dict[str, Any]) -> dict[str, Any]:
