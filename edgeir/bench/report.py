@@ -161,15 +161,15 @@ def _plot_psnr_vs_fps(results: list[TargetResult], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     measured = [r for r in results if r.ok and r.fps and r.psnr_drop is not None]
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    figure, axes = plt.subplots(figsize=(8.5, 4.5))
     # A legend, not labels beside the points: targets of nearly equal speed and drop
     # (onnx and onnx-fp16 on a CPU) put their labels on top of each other.
     colors = plt.get_cmap("tab10").colors
     for index, result in enumerate(measured):
         axes.scatter(result.fps, result.psnr_drop, label=result.target, color=colors[index % len(colors)],
                      marker=MARKERS[index % len(MARKERS)], s=48)
-    if measured:
-        axes.legend(loc="best", fontsize="small")
+    if measured:  # beside the axes: over them it can hide points
+        axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", borderaxespad=0.0)
     left_out = [f"{r.target} ({r.status.split(':')[0]})" for r in results
                 if r.target != "input" and r not in measured]
     if left_out:
