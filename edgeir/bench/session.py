@@ -27,7 +27,7 @@ class BarSteps(Steps):
         self.bar.update(self.task, description=f"{self.target}: {description}{count}")
 
     def say(self, line: str) -> None:
-        self.bar.console.print(f"{self.target}: {line}")
+        self.bar.console.print(f"{self.target}: {line}", soft_wrap=True)
 
 
 def _bar() -> Any:
@@ -60,20 +60,23 @@ def run_targets(order: list[str], measure_one: Callable[[str, Steps], TargetResu
     with _bar() as bar:
         overall = bar.add_task(f"targets 0/{len(order)}", total=len(order))
         current = bar.add_task("", total=None)
-        target, finished = "", 0
+        measured, doing = 0, "starting"
         try:
-            for finished, target in enumerate(order):
-                bar.update(overall, description=f"targets {finished}/{len(order)}")
+            for target in order:
+                doing = f"measuring {target}"
+                bar.update(overall, description=f"targets {measured}/{len(order)}")
                 steps = BarSteps(bar, current, target)
                 steps.step("starting")
                 result = measure_one(target, steps)
-                bar.console.print(f"{target}: {result.summary()}")
+                steps.step("done")
+                bar.console.print(f"{target}: {result.summary()}", soft_wrap=True)
+                measured += 1
+                doing = f"writing the reports after {target}"
                 done(result)
                 bar.advance(overall)
         except (KeyboardInterrupt, Terminated):
             where = stopped()
-            bar.console.print(f"stopped while measuring {target}: {finished} of {len(order)} target(s) "
-                              f"measured, written to {where}; the same command with --resume measures the rest")
+            bar.console.print(f"stopped while {doing}: {measured} of {len(order)} target(s) measured, written to "
+                              f"{where}; the same command with --resume measures the rest", soft_wrap=True)
             raise
         bar.update(overall, description=f"targets {len(order)}/{len(order)}")
-        bar.update(current, description="done")

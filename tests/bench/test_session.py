@@ -60,3 +60,29 @@ def test_a_stopped_bench_stops_the_child_it_waits_for():
     pid = int(recorded.steps[0][0].split()[1])
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # terminated and reaped
+
+
+def test_sigterm_stops_edgeir_bench_after_one_target_and_keeps_it(tmp_path):
+    """The CLI as a user runs it: SIGTERM while the second target exports in its own process."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "bench"
+    command = [sys.executable, "-m", "edgeir.cli", "bench", "--targets", "torch,onnx", "--limit", "1", "--runs", "2",
+               "--warmup", "0", "-o", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    report = out / "report.json"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        if report.is_file() and any(t["target"] == "torch" for t in json.loads(report.read_text())["targets"]):
+            break
+        time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, err
+    data = json.loads(report.read_text())
+    assert [t["target"] for t in data["targets"]] == ["input", "torch"]
+    assert data["complete"] is False and data["not_measured"] == ["onnx"]
+    assert ": 1 of 2 target(s) measured, written to " in err and "--resume measures the rest" in err
