@@ -121,7 +121,7 @@ def _plan(config: BenchConfig, weights: dict[str, object], order: list[str], kep
 
     digest = f", sha256 {str(weights['sha256'])[:12]}" if weights.get("sha256") else ""
     lines = [("bench", f"ConvIR-{config.variant.upper()} {config.task}, {weights['description']}{digest}"),
-             ("frames", f"{len(config.evalset)} pairs: {config.evalset.describe()}"),
+             ("frames", config.evalset.describe()),
              ("timing", f"{config.runs} runs after {config.warmup} warm-up, batch {config.batch}"
                         + (f", tiles of {config.tile}" if config.tile else "")),
              ("targets", f"{len(order)}: {', '.join(order)}")]

@@ -130,7 +130,7 @@ def bench_bundle(root: str | Path, out: Path, settings: DeviceSettings, targets:
         write(complete=False)
 
     print_plan([("bundle", f"{bundle.root} (packed {bundle.index['created']})"),
-                ("frames", f"{len(pairs)} pairs: {bundle.evaluation['description']}"),
+                ("frames", bundle.evaluation["description"]),
                 ("timing", f"{settings.runs} runs after {settings.warmup} warm-up, batch {settings.batch}"),
                 ("targets", f"{len(chosen)}: {', '.join(chosen)}"),
                 ("reports", f"{out} (written after every target)")])
