@@ -38,7 +38,7 @@ def measure(variant: str, target: str, shape: str, folder: Path) -> tuple[str, f
     output = folder / f"{shape}_{default_output(get_target(target), variant, DEFAULT_TASK).name}"
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", CHILD, "export", "--variant", variant, "--target", target,
-                           "--shape", shape, "-o", str(output)],
+                           "--size", shape, "-o", str(output)],
                           capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode == -signal.SIGKILL:

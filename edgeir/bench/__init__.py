@@ -73,13 +73,14 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True, resume:
     results += [kept[t] for t in order if t in kept and t in targets]
     reports: dict[str, Path] = {}
 
-    def write(complete: bool) -> None:
+    def write(complete: bool, plots: bool = True) -> None:
         base = next((r for r in results if r.target == REFERENCE and r.ok), None)
         finish(results, base.psnr if base is not None else None)
         measured = {r.target for r in results}
         run = {"weights": weights, "settings": settings, "complete": complete,
                "not_measured": [t for t in order if t in targets and t not in measured]}
-        reports.update(write_reports(config.out, machine, _ordered(results, order), evaluation, (blurred, sharp), run))
+        reports.update(write_reports(config.out, machine, _ordered(results, order), evaluation, (blurred, sharp), run,
+                                     plots))
 
     def measure_one(target: str, steps: object) -> TargetResult:
         nonlocal reference
@@ -98,7 +99,7 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True, resume:
         saved.keep_sample(result)
         if result.target in targets:
             results.append(result)
-        write(complete=False)
+        write(complete=False, plots=False)
 
     def stopped() -> str:
         write(complete=False)

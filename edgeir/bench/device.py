@@ -112,12 +112,12 @@ def bench_bundle(root: str | Path, out: Path, settings: DeviceSettings, targets:
                   f"({bundle.reference_psnr:.3f} dB), PSNR/SSIM on {'Y' if settings.y_channel else 'RGB'}")
     reports: dict[str, Path] = {}
 
-    def write(complete: bool) -> str:
+    def write(complete: bool, plots: bool = True) -> str:
         finish(results, bundle.reference_psnr)
         measured = {r.target for r in results}
         run = {"weights": bundle.index.get("weights"), "complete": complete,
                "not_measured": [t for t in chosen if t not in measured]}
-        reports.update(write_reports(out, machine, results, evaluation, pairs[0], run))
+        reports.update(write_reports(out, machine, results, evaluation, pairs[0], run, plots))
         return str(out)
 
     def measure_one(target: str, steps: Steps) -> TargetResult:
@@ -127,7 +127,7 @@ def bench_bundle(root: str | Path, out: Path, settings: DeviceSettings, targets:
 
     def done(result: TargetResult) -> None:
         results.append(result)
-        write(complete=False)
+        write(complete=False, plots=False)
 
     print_plan([("bundle", f"{bundle.root} (packed {bundle.index['created']})"),
                 ("frames", bundle.evaluation["description"]),

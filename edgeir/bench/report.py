@@ -215,7 +215,10 @@ def _plot_samples(results: list[TargetResult], blurred: np.ndarray, sharp: np.nd
 
 
 def write_reports(out: Path, machine: dict[str, Any], results: list[TargetResult], evaluation: str,
-                  first_pair: tuple[np.ndarray, np.ndarray], run: dict[str, Any] | None = None) -> dict[str, Path]:
+                  first_pair: tuple[np.ndarray, np.ndarray], run: dict[str, Any] | None = None,
+                  plots: bool = True) -> dict[str, Path]:
+    """Every report; ``plots=False`` writes the numbers only (after each target of a run: the
+    plots, seconds each, are drawn at its end or when it is stopped)."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "csv": out / "report.csv", "md": out / "report.md",
              "plot": out / "psnr_vs_fps.png", "samples": out / "samples.png"}
@@ -223,7 +226,7 @@ def write_reports(out: Path, machine: dict[str, Any], results: list[TargetResult
                       ("md", to_markdown(machine, results, evaluation, run))):
         with atomic_path(paths[key]) as temp:
             temp.write_text(text)
-    if importlib.util.find_spec("matplotlib") is None:  # a device install: the numbers are written
+    if not plots or importlib.util.find_spec("matplotlib") is None:  # a device install: the numbers
         return {k: v for k, v in paths.items() if k not in ("plot", "samples")}
     _plot_psnr_vs_fps(results, paths["plot"])
     _plot_samples(results, *first_pair, paths["samples"])
