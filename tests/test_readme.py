@@ -165,3 +165,30 @@ def test_an_extra_that_is_not_installed_is_named(monkeypatch):
 def test_a_block_without_a_marker_is_refused():
     with pytest.raises(ValueError, match="README.md:2: a bash block without"):
         examples("text\n```bash\nedgeir --help\n```\n")
+
+
+def test_every_edgeir_command_in_the_readme_parses_with_todays_names(capsys):
+    """Cheap, in the default suite: each ``edgeir ...`` line of every block (run or not) is
+    a valid command line that uses no old spelling."""
+    import shlex
+
+    from edgeir.cli import build_parser
+
+    parser = build_parser()
+    checked = 0
+    for example in EXAMPLES:
+        if example.language == "python":
+            continue
+        for command in example.commands():
+            for part in command.split("&&"):
+                words = shlex.split(part.strip(), comments=True)
+                if words[:1] != ["edgeir"] or words[1:2] in (["--help"], ["--version"]) or "..." in words:
+                    continue  # not a command line of edgeir, or one with the rest elided
+                try:
+                    parser.parse_args(words[1:])
+                except SystemExit:
+                    pytest.fail(f"{example.name}: `{part.strip()}` does not parse:\n{capsys.readouterr().err}")
+                warned = capsys.readouterr().err
+                assert not warned, f"{example.name}: `{part.strip()}` uses an old name: {warned}"
+                checked += 1
+    assert checked > 30
