@@ -31,6 +31,19 @@ class _Unreadable(EdgeIRError):
     """An input that could not be read, told apart from one that could not be restored."""
 
 
+def read_input(path: Path) -> Any:
+    """``read_image``, whose failure says the input is unreadable (not that restoring failed)."""
+    try:
+        return read_image(path)
+    except EdgeIRError as exc:
+        raise _Unreadable(str(exc)) from None
+
+
+def skip_reason(exc: EdgeIRError) -> str:
+    """What a report says of a skipped input: ``unreadable: ...`` or ``not restored: ...``."""
+    return f"{UNREADABLE if isinstance(exc, _Unreadable) else NOT_RESTORED}: {exc}"
+
+
 @dataclass
 class RunReport:
     written: list[Path] = field(default_factory=list)
@@ -159,10 +172,7 @@ def _tile_progress(restorer: Restorer, bar: Any) -> Iterator[None]:
 
 def _read(images: list[tuple[Path, Path]]) -> Iterator[Any]:
     for src, _ in images:
-        try:
-            yield read_image(src)
-        except EdgeIRError as exc:
-            raise _Unreadable(str(exc)) from None
+        yield read_input(src)
 
 
 def _restore_images(restorer: Restorer, images: list[tuple[Path, Path]], report: RunReport,
@@ -174,8 +184,7 @@ def _restore_images(restorer: Restorer, images: list[tuple[Path, Path]], report:
     handled = 0
 
     def skip(src: Path, exc: EdgeIRError) -> None:
-        why = UNREADABLE if isinstance(exc, _Unreadable) else NOT_RESTORED
-        report.failed.append((src, f"{why}: {exc}"))
+        report.failed.append((src, skip_reason(exc)))
         skipped = sum(1 for path, _ in report.failed if not is_video(path))
         bar.update(task, description=f"restoring ({skipped} skipped)", total=total - skipped)
 

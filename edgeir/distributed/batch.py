@@ -21,7 +21,7 @@ from edgeir.distributed.work import VideoJob, WorkItem, join_parts, plan_items
 from edgeir.distributed.worker import RestoreOptions, RestoreWorker
 from edgeir.errors import EdgeIRError
 from edgeir.progress import progress_bar
-from edgeir.run import RunReport, pending, plan_all
+from edgeir.run import NOT_RESTORED, RunReport, pending, plan_all
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,7 @@ def _run_items(ray: Any, options: RestoreOptions, cluster: RayOptions, items: li
                     report.written.append(Path(str(row["output"])))
                 report.frames += frames
             elif Path(str(row["source"])) not in {path for path, _ in report.failed}:  # once per video
-                report.failed.append((Path(str(row["source"])), str(row["reason"])))
-                bar.console.print(f"[yellow]skipped[/] {row['source']}: {row['reason']}")
+                report.failed.append((Path(str(row["source"])), str(row["reason"])))  # said once, at the end
             workers_text = "+".join(str(count) for _, count in sorted(per_worker.items()))
             bar.update(task, advance=frames, description=f"items {done}/{len(items)} · per worker {workers_text}")
     report.workers = dict(per_worker)
@@ -149,11 +148,12 @@ def _join(jobs: list[VideoJob], report: RunReport) -> None:
             continue
         missing = [job.part_path(a, b).name for a, b in job.ranges if not job.part_path(a, b).is_file()]
         if missing:
-            report.failed.append((job.source, f"expected every part of the video, found {len(missing)} missing"))
+            report.failed.append((job.source, f"{NOT_RESTORED}: expected every part of the video, found "
+                                              f"{len(missing)} missing"))
             continue
         try:
             join_parts(job)
         except EdgeIRError as exc:
-            report.failed.append((job.source, str(exc)))
+            report.failed.append((job.source, f"{NOT_RESTORED}: {exc}"))
         else:
             report.written.append(job.output)

@@ -21,6 +21,7 @@ import numpy as np
 from edgeir.data.io import VideoReader, VideoWriter, is_video
 from edgeir.errors import EdgeIRError
 from edgeir.fileio import atomic_path
+from edgeir.run import UNREADABLE
 
 PARTS_SUFFIX = ".edgeir-parts"
 RECIPE = "recipe.json"
@@ -122,8 +123,8 @@ def plan_items(pairs: list[tuple[Path, Path]], per_part: int, batch: int, settin
             continue
         try:
             job = plan_video(source, output, per_part, batch, settings)
-        except EdgeIRError as exc:
-            failed.append((source, str(exc)))
+        except EdgeIRError as exc:  # a video that cannot be opened
+            failed.append((source, f"{UNREADABLE}: {exc}"))
             continue
         jobs.append(job)
         items += job.items()

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from edgeir.data.io import VideoReader, read_image, write_image
+from edgeir.data.io import VideoReader, write_image
 from edgeir.distributed.work import WorkItem, write_part
 from edgeir.errors import EdgeIRError
+from edgeir.run import read_input, skip_reason
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class RestoreWorker:
                 frames = self._do(item)
                 status, reason = "done", ""
             except EdgeIRError as exc:
-                frames, status, reason = 0, "failed", str(exc)
+                frames, status, reason = 0, "failed", skip_reason(exc)
             for key, value in (("source", item.source), ("output", item.output), ("start", item.start),
                                ("status", status), ("reason", reason), ("frames", frames),
                                ("seconds", time.perf_counter() - began), ("worker", self.name)):
@@ -71,7 +72,7 @@ class RestoreWorker:
 
     def _do(self, item: WorkItem) -> int:
         if not item.video:
-            write_image(item.output, self.restorer.restore(read_image(item.source)))
+            write_image(item.output, self.restorer.restore(read_input(item.source)))
             return 1
         count = item.frames
         restored: list[np.ndarray] = []

@@ -193,8 +193,10 @@ def test_cli_on_ray(local_ray, collection, tiny, tmp_path, capsys):
                      "-o", str(out), "--ray", "--workers", "2", "--frames-per-part", "20"])
     captured = capsys.readouterr()
     assert code == 1  # broken.png and damaged.mp4, reported and skipped
-    assert "broken.png" in captured.err and "damaged.mp4" in captured.err
-    assert "2 input(s) could not be restored" in captured.err
+    for name in ("broken.png", "damaged.mp4"):  # each named once, as unreadable or not restored
+        (line,) = [line for line in captured.err.splitlines() if name in line]
+        assert line.startswith("edgeir: skipped ") and (": unreadable: " in line or ": not restored: " in line)
+    assert "broken.png: unreadable: " in captured.err and "edgeir: error: 2 input(s) skipped (" in captured.err
     assert "frames/s" in captured.out and captured.out.count("  worker ") == 2
     assert len(frames_of(out / "clip.avi")) == 60
     assert cli.main(["run", str(tiny), str(collection / "clip.avi"), "-o", str(out / "x.avi"), "--workers", "2"]) == 1
