@@ -63,6 +63,7 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True, resume:
     saved = Saved(config.out)
     kept = previous_run(config.out, settings, order, saved) if resume else {}
     reference = saved.reference() if REFERENCE in kept else None
+    reference_row = kept.get(REFERENCE)
     to_measure = [t for t in order if t not in kept]
     print_plan(_plan(config, weights, order, kept, to_measure))
 
@@ -74,8 +75,8 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True, resume:
     reports: dict[str, Path] = {}
 
     def write(complete: bool, plots: bool = True) -> None:
-        base = next((r for r in results if r.target == REFERENCE and r.ok), None)
-        finish(results, base.psnr if base is not None else None)
+        # every drop is against torch FP32's PSNR, whether or not torch is a row of the report
+        finish(results, reference_row.psnr if reference_row is not None else None)
         measured = {r.target for r in results}
         run = {"weights": weights, "settings": settings, "complete": complete,
                "not_measured": [t for t in order if t in targets and t not in measured]}
@@ -83,14 +84,14 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True, resume:
                                      plots))
 
     def measure_one(target: str, steps: object) -> TargetResult:
-        nonlocal reference
+        nonlocal reference, reference_row
         result = run_target(config, target, reference, isolate, steps)
         if target == REFERENCE:
             outputs = result.extra.pop("outputs", None)
             if not result.ok:
                 raise EdgeIRError(f"expected the torch FP32 reference to run, found {result.status}")
-            reference = outputs
-            saved.keep_reference(outputs)
+            reference, reference_row = outputs, result
+            saved.keep_reference(outputs, result)
         else:
             result.extra.pop("outputs", None)
         return result
@@ -128,8 +129,6 @@ def _plan(config: BenchConfig, weights: dict[str, object], order: list[str], kep
              ("targets", f"{len(order)}: {', '.join(order)}")]
     if kept:
         lines.append(("kept", f"{len(kept)} measured by the run in {config.out} (--resume): {', '.join(kept)}"))
-    skipped = {t: why for t in to_measure if (why := why_skipped(t)) is not None}
-    if skipped:
-        lines.append(("skipped", f"{len(skipped)} here: {', '.join(skipped)} (their reasons follow in the table)"))
+    lines += [("skipped", f"{target}: {why}") for target in to_measure if (why := why_skipped(target)) is not None]
     lines.append(("reports", f"{config.out} (written after every target)"))
     return lines

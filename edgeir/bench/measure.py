@@ -284,41 +284,40 @@ def finish(results: list[TargetResult], reference_psnr: float | None) -> None:
             result.psnr_drop = round(reference_psnr - result.psnr, 3)
 
 
-def _child(messages: Any, function: Any, args: tuple[Any, ...]) -> None:
-    from edgeir.bench.steps import QueueSteps
+def _child(channel: Any, function: Any, args: tuple[Any, ...]) -> None:
+    from edgeir.bench.steps import PipeSteps
 
     try:
-        messages.put(("result", function(*args, QueueSteps(messages))))
+        result = function(*args, PipeSteps(channel))
+        channel.send(("result", result))
     except BaseException as exc:  # noqa: BLE001 - whatever ends the child, the parent hears of it
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        messages.put(("error", first))
+        channel.send(("error", first))
 
 
 def in_fresh_process(target: str, doing: str, function: Any, *args: Any, steps: Any = None) -> Any:
     """``function(*args, steps)`` in a new process: a crash (or the OOM killer) in a runtime
     fails that target only, and the process's peak memory is that target's own. The child's
-    steps reach ``steps`` here; when the bench is stopped (Ctrl-C, SIGTERM) the child is
-    stopped with it, not waited for."""
+    steps reach ``steps`` here through a one-way pipe whose writing end only the child holds,
+    so a child that dies, even halfway through a message, is an end of file here, never a
+    wait. When the bench is stopped (Ctrl-C, SIGTERM) the child is stopped with it."""
     import multiprocessing
-    import queue
 
     steps = steps or Steps()
     context = multiprocessing.get_context("spawn")
-    messages = context.Queue()
-    child = context.Process(target=_child, args=(messages, function, args), daemon=True)
+    reader, writer = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(writer, function, args), daemon=True)
     child.start()
+    writer.close()
     kind = ""
     try:
         while True:
+            if not reader.poll(0.2):
+                continue
             try:
-                kind, payload = messages.get(timeout=0.2)
-            except queue.Empty:
-                if child.is_alive():
-                    continue
-                try:  # what it sent just before it ended
-                    kind, payload = messages.get(timeout=1.0)
-                except queue.Empty:
-                    return TargetResult(target, status=f"failed: the process {doing} it died (crash or out of memory)")
+                kind, payload = reader.recv()
+            except (EOFError, OSError):
+                return TargetResult(target, status=f"failed: the process {doing} it died (crash or out of memory)")
             if kind == "step":
                 steps.step(*payload)
             elif kind == "say":
@@ -335,4 +334,4 @@ def in_fresh_process(target: str, doing: str, function: Any, *args: Any, steps: 
         if child.is_alive():
             child.kill()
             child.join()
-        messages.close()
+        reader.close()

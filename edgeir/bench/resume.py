@@ -28,6 +28,7 @@ class Saved:
     def __init__(self, out: Path) -> None:
         self.folder = out / "models"
         self.reference_path = self.folder / "torch_outputs.npz"
+        self.reference_row_path = self.folder / "torch_row.json"
         self.samples_path = self.folder / "samples.npz"
 
     def _write(self, path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -35,9 +36,19 @@ class Saved:
         with atomic_path(path) as temp, open(temp, "wb") as handle:
             np.savez(handle, **arrays)
 
-    def keep_reference(self, outputs: list[np.ndarray] | None) -> None:
+    def keep_reference(self, outputs: list[np.ndarray] | None, row: TargetResult) -> None:
+        """torch's outputs and its row: a resumed run compares with them whether or not
+        torch is a row of its report."""
         if outputs is not None:
             self._write(self.reference_path, {f"frame_{i:05d}": o for i, o in enumerate(outputs)})
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self.reference_row_path) as temp:
+                temp.write_text(json.dumps({k: v for k, v in row.row().items() if k != "psnr_vs_fp32"}))
+
+    def reference_row(self) -> TargetResult | None:
+        if not self.reference_row_path.is_file():
+            return None
+        return _row(json.loads(self.reference_row_path.read_text()))
 
     def reference(self) -> list[np.ndarray] | None:
         if not self.reference_path.is_file():
@@ -85,15 +96,21 @@ def previous_run(out: Path, settings: dict[str, Any], order: list[str], saved: S
     kept: dict[str, TargetResult] = {}
     for row in rows:
         status = str(row.get("status", ""))
-        if row.get("target") not in order or not (status == "ok" or status.startswith("ok, ")):
+        if row.get("target") in (REFERENCE, None) or row["target"] not in order:
             continue
-        result = TargetResult(**{name: row.get(name) for name in FIELDS})
-        if result.psnr_vs_fp32 is None:  # null in report.json: identical to torch FP32
-            result.psnr_vs_fp32 = math.inf
-        sample = saved.sample(result.target)
-        if sample is not None:
-            result.extra["sample"] = sample
-        kept[result.target] = result
-    if REFERENCE in kept and saved.reference() is None:  # its outputs are needed by the others
-        del kept[REFERENCE]
+        if status == "ok" or status.startswith("ok, "):
+            kept[row["target"]] = _row(row, saved)
+    torch_row = saved.reference_row()
+    if torch_row is not None and saved.reference() is not None:  # both, or torch runs again
+        kept[REFERENCE] = _row(torch_row.row(), saved)
     return kept
+
+
+def _row(row: dict[str, Any], saved: Saved | None = None) -> TargetResult:
+    result = TargetResult(**{name: row.get(name) for name in FIELDS})
+    if result.psnr_vs_fp32 is None:  # null in report.json: identical to torch FP32 (or torch itself)
+        result.psnr_vs_fp32 = math.inf
+    sample = saved.sample(result.target) if saved is not None else None
+    if sample is not None:
+        result.extra["sample"] = sample
+    return result

@@ -2,8 +2,8 @@
 timing run k of N.
 
 A target is exported and measured in processes of its own (``measure.in_fresh_process``),
-so its steps travel to the bench's progress bar through a queue: the child calls a
-:class:`QueueSteps`, the parent reads the queue and calls its own :class:`Steps`. The
+so its steps travel to the bench's progress bar through a pipe: the child calls a
+:class:`PipeSteps`, the parent reads the pipe and calls its own :class:`Steps`. The
 export's log lines are steps too, so minutes of exporting say which stage they are in;
 its warnings are kept as lines of their own.
 """
@@ -26,17 +26,18 @@ class Steps:
         """A line to keep in the output (a warning of the export)."""
 
 
-class QueueSteps(Steps):
-    """Steps of a child process, sent to the parent (picklable: it holds the queue only)."""
+class PipeSteps(Steps):
+    """Steps of a child process, sent to the parent as they happen (picklable: it holds the
+    pipe's writing end only). Sent before a timed run starts, never during one."""
 
-    def __init__(self, queue: Any) -> None:
-        self.queue = queue
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
 
     def step(self, description: str, done: int | None = None, total: int | None = None) -> None:
-        self.queue.put(("step", (description, done, total)))
+        self.channel.send(("step", (description, done, total)))
 
     def say(self, line: str) -> None:
-        self.queue.put(("say", line))
+        self.channel.send(("say", line))
 
 
 class _LogAsSteps(logging.Handler):

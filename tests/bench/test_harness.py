@@ -76,6 +76,8 @@ def test_exports_are_cached_by_their_request(torch_and_onnx):
     again = bench(_config(out), ["onnx"], isolate=False)
     assert again.results[1].extra["cached_export"] is True
     assert again.results[1].export_s == run.results[2].export_s
+    # torch is not a row here, yet every drop is still against it
+    assert [r.target for r in again.results] == ["input", "onnx"] and abs(again.results[1].psnr_drop) < 0.01
 
 
 def test_isolated_run_exports_and_measures_in_fresh_processes(torch_and_onnx):
@@ -213,6 +215,7 @@ def test_a_stopped_bench_keeps_what_it_measured_and_resume_measures_the_rest(tor
         bench(_config(out), ["torch", "onnx"], isolate=False)
     plan, report = capsys.readouterr().err, json.loads((out / "report.json").read_text())
     assert "targets  2: torch, onnx" in plan and f"reports  {out} (written after every target)" in plan
+    assert "skipped" not in plan  # both run here
     assert [t["target"] for t in report["targets"]] == ["input", "torch"] and report["targets"][1]["status"] == "ok"
     assert report["complete"] is False and report["not_measured"] == ["onnx"]
     assert report["weights"]["kind"] == "demo" and len(report["weights"]["sha256"]) == 64

@@ -86,3 +86,12 @@ def test_an_old_spelling_still_works_and_names_the_new_one(old, new, capsys):
     assert vars(parser.parse_args(old)) == vars(parser.parse_args(new))
     warnings = capsys.readouterr().err.splitlines()
     assert warnings and all(w.startswith("edgeir: warning: ") and " is now " in w for w in warnings)
+
+
+def test_every_command_renders_its_help_with_the_hidden_old_names(capsys):
+    for command in _commands():
+        with pytest.raises(SystemExit) as done:
+            build_parser().parse_args([command, "--help"])
+        assert done.value.code == 0
+        text = capsys.readouterr().out
+        assert not {"--shape ", "--shapes ", "--output ", "--crop ", "--bgr "} & {w + " " for w in text.split()}
