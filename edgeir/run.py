@@ -104,12 +104,39 @@ def plan_all(sources: Sequence[str | Path] | str | Path, destination: str | Path
     return pairs
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """What ``os.path.samefile`` compares (device, inode), after symlinks; ``None`` if absent."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def check_not_inputs(pairs: list[tuple[Path, Path]]) -> None:
+    """Refuse, before any work, outputs that are inputs under any spelling (the same path,
+    ``..``, a symlink, a hard link): restoring in place would replace the user's originals,
+    and taking them for finished outputs (``--skip-existing``) would restore nothing."""
+    inputs = {key: src for src, _ in pairs if (key := _identity(src)) is not None}
+    clashes = [(inputs[key], out) for _, out in pairs if (key := _identity(out)) in inputs]
+    if not clashes:
+        return
+    src, out = clashes[0]
+    notes = ([] if out == src else [f"as {out}"]) + ([f"{len(clashes)} inputs in all"] if len(clashes) > 1 else [])
+    said = f" ({'; '.join(notes)})" if notes else ""
+    raise EdgeIRError(f"expected outputs other than the inputs, found the input {src} as an output{said}: "
+                      "edgeir does not restore in place, not with --overwrite or --skip-existing either; "
+                      "choose another output (-o) folder or name")
+
+
 def pending(pairs: list[tuple[Path, Path]], overwrite: bool = False,
             skip_existing: bool = False) -> tuple[list[tuple[Path, Path]], list[Path]]:
     """The pairs still to restore and the existing outputs kept. Writes are atomic, so an
-    output that exists is complete: skipping it is how an interrupted run resumes."""
+    output that exists is complete: skipping it is how an interrupted run resumes. An
+    output that is an input is never an existing output: it is refused."""
     if overwrite and skip_existing:
         raise EdgeIRError("expected --overwrite or --skip-existing, found both: choose one")
+    check_not_inputs(pairs)
     existing = [out for _, out in pairs if out.exists()]
     if existing and not (overwrite or skip_existing):
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""

@@ -18,6 +18,7 @@ def parse_capability(text: str) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from edgeir.distributed.triton import write_triton_repo
+    from edgeir.distributed.triton.folders import CONFIG, VERSION
 
     setup_logging()
     folders = write_triton_repo(
@@ -25,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
         max_batch=args.max_batch, max_queue_delay_us=args.max_queue_delay_us,
         compute_capabilities=dict(args.compute_capability or []), overwrite=args.overwrite,
     )
-    for folder in folders:
-        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    for folder in folders:  # what edgeir wrote there, not the user's other files
+        files = sorted([f"{VERSION}/{p.name}" for p in (folder / VERSION).iterdir()] + [CONFIG])
         print(f"{folder}: {', '.join(files)}")
     print(f"serve with: tritonserver --model-repository {Path(args.out)}")
     return 0
@@ -70,5 +71,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="compute capability of a GPU named in engine manifests, for engines of "
                         "several GPUs built by edgeir versions that did not record it and whose "
                         "name edgeir does not know (repeatable)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing model folders of these names")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace what edgeir wrote in existing model folders of these names: version 1/ "
+                        "and config.pbtxt while it is unchanged (an edited config is refused, not replaced); "
+                        "other versions and files stay")
     parser.set_defaults(run=run)

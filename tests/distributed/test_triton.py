@@ -386,7 +386,7 @@ def test_cli(exported_s, exported_static, tmp_path, capsys):
 
     code = main(["triton-repo", str(exported_s.artifact), "--out", str(repo)])
     err = capsys.readouterr().err
-    assert code == 1 and err.count("\n") == 1 and err.startswith("edgeir: error: expected a new output path")
+    assert code == 1 and err.count("\n") == 1 and err.startswith("edgeir: error: expected a new model folder")
 
 
 def test_cli_refuses_in_one_line(exported_static, tmp_path, capsys):

@@ -2,7 +2,11 @@
 
 Every case is marked ``clear_error`` (the right answer is one ``EdgeIRError`` line and
 nothing lost) or ``correct_result``; the run ends with a table of passed cases by class and
-module, and any failure counts as "other" (docs/benchmarks.md, "Reliability").
+module (docs/benchmarks.md, "Reliability"). A failure is counted by what went wrong, so a
+run of these cases against older code gives the "before" table: ``hang`` (pytest-timeout or
+a test's own timeout stopped it), ``traceback`` (an exception other than the expected
+one escaped), ``wrong_error`` (the expected type, saying something else) or ``silent`` (no
+error where one was due, or a wrong result).
 """
 
 from __future__ import annotations
@@ -42,6 +46,27 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     # The closest mark wins: a correct_result test in a module marked clear_error.
     report.reliability_class = next((m.name for m in item.iter_markers() if m.name in CLASSES), None)
+    report.failure_kind = failure_kind(call.excinfo) if report.failed else None
+
+
+HANG_TYPES = ("TimeoutExpired", "TimeoutError")
+
+
+def failure_kind(excinfo: pytest.ExceptionInfo | None) -> str:
+    """What a failing case saw: ``hang``, ``wrong_error``, ``silent`` or ``traceback`` (also
+    when an assertion shows a child process's traceback)."""
+    if excinfo is None:
+        return "traceback"
+    text = str(excinfo.value)
+    if excinfo.typename in HANG_TYPES or text.startswith("Timeout") or "timed out" in text:
+        return "hang"
+    if "Traceback (most recent call last)" in text:
+        return "traceback"
+    if "Regex pattern did not match" in text:  # the expected error type, with another message
+        return "wrong_error"
+    if excinfo.errisinstance(AssertionError) or "DID NOT RAISE" in text:
+        return "silent"
+    return "traceback"
 
 
 def pytest_runtest_logreport(report):
@@ -51,7 +76,10 @@ def pytest_runtest_logreport(report):
     if kind is None or "reliability" not in report.nodeid:
         return
     module = report.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py").removeprefix("test_")
-    outcome = kind if report.outcome == "passed" else "skipped" if report.outcome == "skipped" else "other"
+    if report.outcome == "passed":
+        outcome = kind
+    else:
+        outcome = "skipped" if report.outcome == "skipped" else getattr(report, "failure_kind", None) or "traceback"
     _OUTCOMES[(module, outcome)] += 1
 
 
@@ -59,10 +87,11 @@ def pytest_terminal_summary(terminalreporter):
     if not _OUTCOMES:
         return
     modules = sorted({m for m, _ in _OUTCOMES})
-    columns = ("clear_error", "correct_result", "other", "skipped")
+    columns = ("clear_error", "correct_result", "wrong_error", "traceback", "silent", "hang", "skipped")
     terminalreporter.write_line("\nreliability cases by class (markdown):")
-    terminalreporter.write_line("| cases | clear error | correct result | other | skipped |")
-    terminalreporter.write_line("|---|---|---|---|---|")
+    terminalreporter.write_line(
+        "| cases | clear error | correct result | wrong error | traceback | silent | hang | skipped |")
+    terminalreporter.write_line("|---|---|---|---|---|---|---|---|")
     for module in modules:
         counts = " | ".join(str(_OUTCOMES[(module, c)]) for c in columns)
         terminalreporter.write_line(f"| {module} | {counts} |")

@@ -190,3 +190,82 @@ def test_a_signal_during_the_final_write_leaves_nothing(tmp_path, sig):
             temp.write_bytes(b"whole")
         left = [p for p in tmp_path.iterdir() if p != out]
     assert left == []
+
+
+# --- restoring in place: an output that is an input is never an "existing output" (issue 36, item 6) ----
+
+def _photos(folder, n=3):
+    folder.mkdir()
+    for i in range(n):
+        from edgeir.data.io import write_image
+
+        write_image(folder / f"f{i}.png", np.full((40, 48, 3), 40 * i, np.uint8))
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("flag", ["skip_existing", "overwrite", "neither"])
+@pytest.mark.parametrize("spelling", ["same", "dotdot", "symlink"])
+def test_restoring_a_folder_into_itself_is_refused_before_any_work(tmp_path, identity, flag, spelling):
+    """Before: ``--skip-existing`` took the 3 inputs for finished outputs, restored nothing and
+    exited 0; without a flag it advised --skip-existing."""
+    from edgeir.run import restore_files
+    from edgeir.runtimes.restorer import Restorer
+
+    before = _photos(tmp_path / "in")
+    out = {"same": tmp_path / "in", "dotdot": tmp_path / "in" / ".." / "in", "symlink": tmp_path / "link"}[spelling]
+    if spelling == "symlink":
+        out.symlink_to(tmp_path / "in")
+    options = {"skip_existing": {"skip_existing": True}, "overwrite": {"overwrite": True}, "neither": {}}[flag]
+    with pytest.raises(EdgeIRError, match=r"expected outputs other than the inputs, found the input .*f0\.png as an "
+                       r"output \((as .*f0\.png; )?3 inputs in all\): edgeir does not restore in place") as error:
+        restore_files(Restorer(identity), tmp_path / "in", out, **options)
+    assert "\n" not in str(error.value)
+    assert identity.calls == []
+    assert {p.name: p.read_bytes() for p in (tmp_path / "in").iterdir()} == before
+
+
+@pytest.mark.parametrize("flag", ["--skip-existing", "--overwrite"])
+def test_the_cli_refuses_in_place_before_the_model_loads(tmp_path, capsys, monkeypatch, flag):
+    from edgeir import runtimes
+    from edgeir.cli import main
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the outputs were checked")
+
+    monkeypatch.setattr(runtimes, "load", no_load)
+    before = _photos(tmp_path / "in")
+    assert main(["run", "convir-s", str(tmp_path / "in"), "-o", str(tmp_path / "in"), flag]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith(
+        f"edgeir: error: expected outputs other than the inputs, found the input {tmp_path / 'in' / 'f0.png'}")
+    assert "choose another output (-o) folder" in captured.err and "kept" not in captured.out
+    assert {p.name: p.read_bytes() for p in (tmp_path / "in").iterdir()} == before
+
+
+def test_one_input_given_as_its_own_output_is_refused(tmp_path, identity):
+    from edgeir.run import restore_files
+    from edgeir.runtimes.restorer import Restorer
+
+    before = _photos(tmp_path / "in", n=1)
+    src = tmp_path / "in" / "f0.png"
+    for out in (src, tmp_path / "in"):  # the file itself, or its folder (same name inside)
+        with pytest.raises(EdgeIRError, match=r"found the input .*f0\.png as an output: edgeir does not"):
+            restore_files(Restorer(identity), src, out, skip_existing=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "in").iterdir()} == before and identity.calls == []
+
+
+@pytest.mark.correct_result
+def test_outputs_of_another_name_beside_the_inputs_are_written(tmp_path, identity):
+    """Refusing is about the same file, not the same folder: another name, or a sub-folder, is
+    restored, and the inputs stay byte for byte."""
+    from edgeir.data.io import read_image
+    from edgeir.run import restore_files
+    from edgeir.runtimes.restorer import Restorer
+
+    before = _photos(tmp_path / "in", n=2)
+    report = restore_files(Restorer(identity), tmp_path / "in", tmp_path / "in" / "restored", skip_existing=True)
+    assert sorted(p.name for p in report.written) == ["f0.png", "f1.png"] and report.skipped == []
+    assert (read_image(tmp_path / "in" / "restored" / "f1.png") == 40).all()
+    report = restore_files(Restorer(identity), tmp_path / "in" / "f1.png", tmp_path / "in" / "f1_restored.png")
+    assert report.written == [tmp_path / "in" / "f1_restored.png"]
+    assert {name: (tmp_path / "in" / name).read_bytes() for name in before} == before

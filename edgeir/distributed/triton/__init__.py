@@ -13,6 +13,10 @@ TensorRT engines are tied to one GPU model: several engines of one model, built 
 different compute capabilities, go into one model folder as ``1/model_<cc>.plan`` with
 ``cc_model_filenames``, and Triton picks the file of the GPU it runs on.
 
+``--overwrite`` replaces only what edgeir wrote: ``config.pbtxt`` while it is unchanged
+(its first line records its SHA-256) and version ``1/``; other versions and files stay
+(``folders``).
+
 Verified here: every config parses with Triton's schema and matches the artifact; Triton
 itself is not run.
 """
@@ -20,11 +24,16 @@ itself is not run.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from edgeir.distributed.triton.config import BACKENDS, KINDS, build_config, config_text, load_schema
+from edgeir.distributed.triton.folders import (
+    VERSION,
+    check_model_folder,
+    note_other_versions,
+    write_model_folder,
+)
 from edgeir.distributed.triton.gpus import (
     KNOWN_COMPUTE_CAPABILITIES,
     check_given_capabilities,
@@ -41,7 +50,6 @@ from edgeir.distributed.triton.models import (
 )
 from edgeir.distributed.triton.tensors import Tensor
 from edgeir.errors import EdgeIRError
-from edgeir.fileio import atomic_path, check_output
 
 __all__ = [
     "KNOWN_COMPUTE_CAPABILITIES", "Artifact", "Model", "Tensor", "build_config", "check_name",
@@ -50,9 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("edgeir")
-
-VERSION = "1"
-"""The one model version written: Triton serves the highest numbered folder."""
 
 
 def write_triton_repo(artifacts: Sequence[str | Path], out: str | Path, name: str | None = None, *,
@@ -65,8 +70,9 @@ def write_triton_repo(artifacts: Sequence[str | Path], out: str | Path, name: st
     Everything is read and checked before anything is written (artifacts, manifests, names,
     options, existing folders), and each model folder is written under a temporary name and
     renamed into place, so a failure or Ctrl-C never leaves a half-written model for Triton
-    to load. ``name`` names the one model (one artifact, or engines of one model for several
-    GPUs); ``kind`` is ``cpu``, ``gpu`` or ``auto`` (default: the backend's own);
+    to load. ``overwrite`` replaces a folder's ``config.pbtxt`` (only while it is as edgeir
+    wrote it) and version ``1/``, never other versions or files. ``name`` names the one
+    model (one artifact, or engines of one model for several GPUs); ``kind`` is ``cpu``, ``gpu`` or ``auto`` (default: the backend's own);
     ``compute_capabilities`` maps GPU names (as engine manifests record them) to ``X.Y``.
     """
     if not artifacts:
@@ -86,21 +92,17 @@ def write_triton_repo(artifacts: Sequence[str | Path], out: str | Path, name: st
     configs = [(model, config_text(model, build_config(model, instances, kind, max_batch, max_queue_delay_us,
                                                         schema))) for model in models]
     for model, _ in configs:
-        check_output(out / model.name, overwrite=overwrite, folder=True)
+        check_model_folder(out / model.name, overwrite)
     written = []
     for model, text in configs:
         folder = out / model.name
-        with atomic_path(folder) as temp:
-            version = temp / VERSION
-            version.mkdir(parents=True)
-            for file_name, source in model.files().items():
-                shutil.copyfile(source, version / file_name)  # byte for byte: a plan is the engine file
-            (temp / "config.pbtxt").write_text(text)
+        write_model_folder(folder, model.files(), text)
         first = model.first
         if first.runtime == "openvino" and first.manifest.runtime_options.get("INFERENCE_PRECISION_HINT") == "f32":
             log.warning("%s: the export pins OpenVINO's f32 precision; Triton's OpenVINO backend has no parameter "
                         "for it and computes in bf16 on CPUs that have it", model.name)
         log.info("wrote %s (%s backend: %s)", folder, BACKENDS[first.runtime][0],
                  ", ".join(f"{VERSION}/{n}" for n in sorted(model.files())))
+        note_other_versions(folder)
         written.append(folder)
     return written

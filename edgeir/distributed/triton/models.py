@@ -17,7 +17,10 @@ from edgeir.manifest import Manifest, manifest_path
 SUFFIXES = {"onnxruntime": ".onnx", "tensorrt": ".engine", "openvino": ".xml"}
 """The runtimes Triton serves (its backends, in ``config.BACKENDS``) and their artifact's suffix."""
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+NAME_MAX = 128
+"""Longest model name: the folder's name, plus the temporary name it is written under
+(``.NAME.PID-RANDOM.partial``), stays well inside a file system's 255 bytes."""
+_NAME_CHARACTER = re.compile(r"[A-Za-z0-9_.-]")
 
 
 @dataclass
@@ -68,11 +71,28 @@ def sanitise_name(stem: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "model"
 
 
-def check_name(name: str) -> str:
-    """A name given by the user is used as given or refused, never rewritten."""
-    if not _NAME.fullmatch(name) or ".." in name:
-        raise EdgeIRError(f"expected a model name of letters, digits, '_', '-' and '.' (starting with "
-                          f"a letter or digit), found {name!r}")
+def _shown(name: str) -> str:
+    """A name as a message shows it: whole up to 40 characters, else its start."""
+    return repr(name) if len(name) <= 40 else f"{name[:32]!r}..."
+
+
+def check_name(name: str, given: str = "--name") -> str:
+    """A name given by the user is used as given or refused, never rewritten; the refusal
+    says which rule it breaks (length, a character, the first character, ``..``)."""
+    if not name:
+        raise EdgeIRError(f"expected a model name in {given}, found an empty one")
+    if len(name) > NAME_MAX:
+        raise EdgeIRError(f"expected a model name of at most {NAME_MAX} characters in {given}, found "
+                          f"{len(name)} ({_shown(name)})")
+    bad = next((c for c in name if not _NAME_CHARACTER.fullmatch(c)), None)
+    if bad is not None:
+        raise EdgeIRError(f"expected a model name of letters, digits, '_', '-' and '.' in {given}, found "
+                          f"{bad!r} in {_shown(name)}")
+    if not name[0].isalnum():
+        raise EdgeIRError(f"expected a model name starting with a letter or digit in {given}, found "
+                          f"{_shown(name)}")
+    if ".." in name:
+        raise EdgeIRError(f"expected a model name without '..' in {given}, found {_shown(name)}")
     return name
 
 
@@ -142,8 +162,11 @@ def plan_models(artifacts: Sequence[Artifact], name: str | None = None,
     compute capabilities; anything else sharing a name is refused."""
     models: dict[str, Model] = {}
     for artifact in artifacts:
-        key = check_name(name) if name is not None else sanitise_name(artifact.path.name.removesuffix(
-            SUFFIXES[artifact.runtime]))
+        if name is not None:
+            key = check_name(name)
+        else:  # a long file name: the same limit, and the way out
+            key = check_name(sanitise_name(artifact.path.name.removesuffix(SUFFIXES[artifact.runtime])),
+                             f"the name taken from the file {_shown(artifact.path.name)} (pass --name)")
         models.setdefault(key, Model(key)).artifacts.append(artifact)
     for model in models.values():
         if len(model.artifacts) == 1:
