@@ -140,14 +140,82 @@ def sha256_of(path: str | Path) -> str:
 
 def read_json_object(path: str | Path, what: str) -> dict[str, Any]:
     """A JSON object from ``path`` (a manifest, a bundle index, a report), or one line saying
-    what was expected there and what was found."""
+    what was expected there and what was found: a hand-edited or damaged file (bad UTF-8,
+    bad JSON, brackets nested past Python's recursion limit) is a user's error, never a
+    traceback."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise EdgeIRError(f"expected {what} at {path}, found nothing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError:
+        raise EdgeIRError(f"expected JSON in {what} {path}, found values nested too deeply to read") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError among them
         raise EdgeIRError(f"expected JSON in {what} {path}: {exc}") from None
+    except OSError as exc:
+        raise EdgeIRError(f"expected a readable file with {what} at {path}, found {exc.strerror or exc}") from None
     if not isinstance(data, dict):
         raise EdgeIRError(f"expected a JSON object in {what} {path}, found a {type(data).__name__}")
     return data
+
+
+def inside(root: str | Path, relative: Any, what: str) -> Path:
+    """``root / relative`` for a path read from a file (a bundle's index, a report, a cache
+    record), when it stays inside ``root`` after every symlink is followed; else one line
+    naming the entry. Checked before the file is opened or hashed, so that a hostile index
+    can neither read a file outside its folder nor learn its hash."""
+    if not isinstance(relative, str) or not relative or "\0" in relative:
+        raise EdgeIRError(f"expected {what} to be a path inside {root}, found {relative!r}")
+    path = Path(relative)
+    if path.is_absolute() or ".." in path.parts:
+        raise EdgeIRError(f"expected {what} to be a path inside {root}, found {relative!r} (absolute paths "
+                          "and .. are refused)")
+    base = Path(root).resolve()
+    try:
+        resolved = (base / path).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise EdgeIRError(f"expected {what} {relative!r} to resolve inside {root}, found {exc}") from None
+    if not resolved.is_relative_to(base):
+        raise EdgeIRError(f"expected {what} {relative!r} to stay inside {root}, found a symlink to {resolved}")
+    return Path(root) / path
+
+
+def read_arrays(path: Path, what: str) -> dict[str, Any]:
+    """Every array of an ``.npz`` edgeir wrote (a bundle's frames, the bench's saved
+    outputs), read whole; a damaged, truncated or foreign file is one line naming it.
+    ``allow_pickle`` stays off: an object array is refused, never unpickled."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an archive of them")
+        with data:
+            return {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise EdgeIRError(f"expected {what} at {path}, found nothing") from None
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+        found = str(exc).split(". ")[0] if str(exc) else type(exc).__name__
+        raise EdgeIRError(f"expected {what} as a numpy .npz archive in {path}, found a damaged file "
+                          f"({found})") from None
+
+
+def check_image(array: Any, what: str, dtype: str, shape: tuple[int, ...] | None = None, like: str = "") -> None:
+    """``array`` is an H x W x 3 image of ``dtype`` (of ``shape`` when given: that of
+    ``like``), finite where it is floating point; else one line naming it. What a bundle or
+    a resumed run hands the metrics is checked, not trusted: float64 frames or NaN outputs
+    would score silently."""
+    import numpy as np
+
+    found = f"{getattr(array, 'dtype', type(array).__name__)} {getattr(array, 'shape', '')}".strip()
+    if not isinstance(array, np.ndarray) or array.dtype != np.dtype(dtype) or array.ndim != 3 or array.shape[2] != 3:
+        raise EdgeIRError(f"expected {what} as {dtype} H x W x 3, found {found}")
+    if shape is not None and array.shape != tuple(shape):
+        raise EdgeIRError(f"expected {what} of shape {tuple(shape)}{' like ' + like if like else ''}, "
+                          f"found {array.shape}")
+    if min(array.shape) == 0:
+        raise EdgeIRError(f"expected {what} with pixels, found shape {array.shape}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise EdgeIRError(f"expected finite values in {what}, found NaN or infinity")

@@ -60,7 +60,7 @@ def bench(config: BenchConfig, targets: list[str], isolate: bool = True, resume:
     weights = choose_weights(config.variant, config.task, config.weights).record()
     settings = run_settings(config, weights)
     order = [REFERENCE, *(t for t in targets if t != REFERENCE)]
-    saved = Saved(config.out)
+    saved = Saved(config.out, [sharp for _, _, sharp in pairs])  # what saved outputs are checked against
     kept = previous_run(config.out, settings, order, saved) if resume else {}
     reference = saved.reference() if REFERENCE in kept else None
     reference_row = kept.get(REFERENCE)

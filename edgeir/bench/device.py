@@ -51,12 +51,16 @@ def _open_artifact(bundle: Bundle, entry: BundleTarget, device: str | None) -> t
     missing = why_unavailable(entry.runtime)
     if missing is not None:
         raise Skipped(f"{entry.runtime} cannot run here: {missing}")
-    path = bundle.path(entry.artifact)
+    path = bundle.path(entry.artifact, f"the artifact of {entry.target}")
     facts: dict[str, Any] = {"artifact": str(path)}
     if entry.runtime == "tensorrt":
         from edgeir.runtimes.tensorrt_engine import cached_engine
 
-        path, built = cached_engine(path, bundle.root / ENGINES)
+        cache = bundle.path(ENGINES, "the engine cache")
+        if cache.is_dir():  # a cache copied in with the bundle may hold symlinks (engines, timing caches)
+            for entry in cache.iterdir():
+                bundle.path(f"{ENGINES}/{entry.name}", "a file in the engine cache")
+        path, built = cached_engine(path, cache)
         facts.update(artifact=str(path), engine_cached=not built)
     return load(path, device), facts
 
@@ -72,7 +76,7 @@ def measure_target(bundle_root: Path, target: str, settings: DeviceSettings, ste
             runtime, facts = _open_artifact(bundle, entry, settings.device)
         result.extra.update(facts)
         pairs = bundle.pairs()
-        measure_runtime(result, runtime, pairs, bundle.reference(), settings, steps)
+        measure_runtime(result, runtime, pairs, bundle.reference(pairs), settings, steps)
         result.peak_rss_mb = round(peak_rss_mb(), 1)  # the runtime's own, before the profiled run
         steps.step("profiling the convolution kernels")
         measure_int8_share(result, runtime, pairs[0][0], settings)
@@ -105,6 +109,7 @@ def bench_bundle(root: str | Path, out: Path, settings: DeviceSettings, targets:
         raise EdgeIRError(f"expected targets of the bundle ({', '.join(packed)}), found {', '.join(unknown)}")
     check_settings(settings)
     pairs = bundle.pairs()
+    bundle.reference(pairs)  # checked once here: a damaged reference is the bundle's error, not each target's
     results = [input_row(pairs, settings.y_channel)]
     machine = describe()
     evaluation = (f"{bundle.evaluation['description']} from the bundle {bundle.root.name} (packed "

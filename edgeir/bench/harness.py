@@ -14,6 +14,7 @@ report with it.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +36,17 @@ from edgeir.bench.measure import (
 )
 from edgeir.bench.steps import Steps, logged_as_steps
 from edgeir.errors import EdgeIRError
+from edgeir.fileio import atomic_path, read_json_object
+from edgeir.schema import check_fields
 
 __all__ = ["DEVICE_FIELDS", "FIELDS", "REFERENCE", "BenchConfig", "TargetResult", "measure", "parse_targets"]
 
+log = logging.getLogger("edgeir")
+
 REFERENCE = "torch"
 """The FP32 PyTorch run every PSNR drop is measured against."""
+
+
 def all_targets() -> list[str]:
     """``torch`` then every export target, in the table's order: a target added to the
     table is benchmarked without any change here."""
@@ -111,20 +118,39 @@ def _cache_record(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + ".bench.json")
 
 
-def _cached(artifact: Path, request: dict[str, Any]) -> float | None:
-    """The export time of an artifact made for this very request, or None."""
-    from edgeir.manifest import Manifest, manifest_path
+RECORD_SCHEMA = {"request": "an object", "sha256": "a string", "export_s": "a finite number"}
+"""A cache record (``ARTIFACT.bench.json``): what the export was asked, the sha256 its
+manifest records and how long it took."""
 
-    record = _cache_record(artifact)
-    if not (artifact.exists() and record.is_file() and manifest_path(artifact).is_file()):
+
+def _cached(artifact: Path, request: dict[str, Any]) -> float | None:
+    """The export time of an artifact made for this very request whose files are the ones
+    that export wrote, or None: export again. A damaged record or manifest, or an artifact
+    file changed since (a zeroed weight, a half-copied ``.bin``), is said in one line and
+    exported again, never a failure. The files are hashed as ``edgeir.runtimes.load`` checks
+    them (every file of the artifact against its manifest): a second or less for a large
+    model, against minutes of export."""
+    from edgeir.manifest import Manifest, manifest_path
+    from edgeir.runtimes import check_manifest_matches
+
+    record, sidecar = _cache_record(artifact), manifest_path(artifact)
+    if not (artifact.exists() and record.is_file() and sidecar.is_file()):
         return None
     try:
-        saved = json.loads(record.read_text())
-        manifest = Manifest.read(manifest_path(artifact))
-    except (EdgeIRError, json.JSONDecodeError):
+        saved = read_json_object(record, "a bench cache record")
+        check_fields(saved, RECORD_SCHEMA, record)
+    except EdgeIRError as exc:
+        log.warning("%s: exporting again, its cache record is damaged: %s", artifact.name, exc)
         return None
-    asked = json.loads(json.dumps(request))  # as the record holds it (tuples become lists)
-    if saved.get("request") != asked or saved.get("sha256") != manifest.artifact.get("sha256"):
+    if saved["request"] != json.loads(json.dumps(request)):  # as the record holds it (tuples become lists)
+        return None  # asked otherwise this time: not an error
+    try:
+        manifest = Manifest.read(sidecar)
+        if not isinstance(manifest.artifact, dict) or saved["sha256"] != manifest.artifact.get("sha256"):
+            raise EdgeIRError(f"expected {sidecar.name} to record the sha256 in {record.name}, found another")
+        check_manifest_matches(manifest, artifact, sidecar)
+    except EdgeIRError as exc:
+        log.warning("%s: exporting again, the cached export does not match its record: %s", artifact.name, exc)
         return None
     return float(saved["export_s"])
 
@@ -146,8 +172,9 @@ def export_target(config: BenchConfig, target: str) -> tuple[Path, float, bool]:
     seconds = round(time.perf_counter() - start, 1)
     if result.artifact is None:
         raise Skipped(f"{result.extra.get('why', 'no artifact built here')}")
-    _cache_record(artifact).write_text(json.dumps(
-        {"request": request, "sha256": result.manifest.artifact.get("sha256"), "export_s": seconds}))
+    with atomic_path(_cache_record(artifact)) as temp:  # a record cut short is never read as one
+        temp.write_text(json.dumps({"request": request, "sha256": result.manifest.artifact.get("sha256"),
+                                    "export_s": seconds}))
     return result.artifact, seconds, False
 
 

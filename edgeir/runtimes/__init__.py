@@ -133,7 +133,7 @@ def check_manifest_matches(manifest: Manifest, artifact: Path, sidecar: Path) ->
     a copied file) it would give wrong sizes and precision, so refuse it. Every file of
     the artifact is checked: OpenVINO's ``.bin`` as well as its ``.xml``, since a damaged
     ``.bin`` of the right size loads and restores black frames."""
-    from edgeir.fileio import sha256_of
+    from edgeir.fileio import inside, sha256_of
 
     expected = manifest.artifact.get("sha256")
     if expected and sha256_of(artifact) != expected:
@@ -143,7 +143,7 @@ def check_manifest_matches(manifest: Manifest, artifact: Path, sidecar: Path) ->
         )
     companion, digest = manifest.artifact.get("weights_file"), manifest.artifact.get("weights_sha256")
     if companion and digest:
-        weights = artifact.with_name(str(companion))
+        weights = inside(artifact.parent, companion, f"the weights_file of {sidecar.name}")
         if not weights.is_file():
             raise EdgeIRError(f"expected the weights {weights.name} beside {artifact.name}, found none")
         if sha256_of(weights) != digest:

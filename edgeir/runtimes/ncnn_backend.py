@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgeir.errors import EdgeIRError
+from edgeir.fileio import inside
 from edgeir.manifest import Manifest
 from edgeir.runtimes.base import Runtime, RuntimeInfo, artifact_task, import_runtime, refused_input
 
@@ -84,7 +85,8 @@ class NcnnRuntime(Runtime):
         self.path = Path(path)
         weights = self.path.with_suffix(".bin")
         if manifest is not None and manifest.artifact.get("weights_file"):
-            weights = self.path.with_name(str(manifest.artifact["weights_file"]))
+            weights = inside(self.path.parent, manifest.artifact["weights_file"],
+                             f"the weights_file of {self.path.name}'s manifest")
         options = dict(manifest.runtime_options) if manifest is not None else {}
         self.net: Any = open_net(self.path, weights, options, threads)
         notes: list[str] = []

@@ -69,6 +69,22 @@ def test_deleting_an_edited_manifest_falls_back_to_the_embedded_copy(exported_s,
     assert runtime.info.manifest.weights == source.manifest.weights
 
 
+@pytest.mark.parametrize("companion", ["../outside.bin", "/etc/passwd", "link.bin"])
+def test_a_weights_file_outside_the_artifacts_folder_is_refused(exported_openvino, tmp_path, companion):
+    """A manifest names the IR's .bin; it must not lead the loader (or its hash check) to a
+    file outside the artifact's folder, by a path or by a symlink."""
+    xml = _copy(exported_openvino.artifact, tmp_path / "model", exported_openvino.artifact.with_suffix(".bin"))
+    shutil.copy(xml.with_suffix(".bin"), tmp_path / "outside.bin")
+    (xml.parent / "link.bin").symlink_to(tmp_path / "outside.bin")
+    sidecar = manifest_path(xml)
+    data = json.loads(sidecar.read_text())
+    data["artifact"]["weights_file"] = companion
+    sidecar.write_text(json.dumps(data))
+    with pytest.raises(EdgeIRError, match="weights_file of s.xml.manifest.json .*inside") as error:
+        load(xml)
+    assert "\n" not in str(error.value)
+
+
 def _foreign_onnx(path, dims, reshape_to=None):
     """A graph edgeir did not export: an Identity (or a Reshape to a fixed shape, which
     ONNX Runtime refuses at run time for other sizes), with no metadata."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from edgeir.distributed.triton.gpus import resolve_capabilities
 from edgeir.distributed.triton.tensors import Tensor, engine_tensors, onnx_tensors, openvino_tensors
 from edgeir.errors import EdgeIRError
+from edgeir.fileio import inside
 from edgeir.manifest import Manifest, manifest_path
 
 SUFFIXES = {"onnxruntime": ".onnx", "tensorrt": ".engine", "openvino": ".xml"}
@@ -124,7 +125,8 @@ def read_artifact(path: str | Path) -> Artifact:
         files, origin = {"model.onnx": path}, "the graph"
     elif runtime == "openvino":
         inputs, outputs = openvino_tensors(path)
-        weights = path.with_name(str(manifest.artifact.get("weights_file") or path.stem + ".bin"))
+        weights = inside(path.parent, manifest.artifact.get("weights_file") or path.stem + ".bin",
+                         f"the weights_file of {sidecar.name}")
         if not weights.is_file():
             raise EdgeIRError(f"expected the weights {weights.name} beside {path.name}, found none")
         files, origin = {"model.xml": path, "model.bin": weights}, "the IR's XML"

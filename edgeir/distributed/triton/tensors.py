@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeir.errors import EdgeIRError
-from edgeir.fileio import sha256_of
+from edgeir.fileio import inside, sha256_of
 from edgeir.manifest import Manifest
 
 ONNX_TYPES = {1: "TYPE_FP32", 10: "TYPE_FP16", 16: "TYPE_BF16", 11: "TYPE_FP64", 2: "TYPE_UINT8",
@@ -163,7 +163,8 @@ def engine_tensors(path: Path, manifest: Manifest) -> tuple[list[Tensor], list[T
     shapes = manifest.input_shapes
     dims = (shapes.max_batch, 3, *shapes.opt) if shapes.static else (-1, 3, -1, -1)
     engine = manifest.details.get("engine") or {}
-    graph = path.with_name(str(engine.get("onnx") or path.name.removesuffix(".engine") + ".trt.onnx"))
+    graph = inside(path.parent, engine.get("onnx") or path.name.removesuffix(".engine") + ".trt.onnx",
+                   f"the TRT-ready graph that the manifest of {path.name} names")
     if graph.is_file() and engine.get("onnx_sha256") and sha256_of(graph) == engine["onnx_sha256"]:
         inputs, outputs = onnx_tensors(graph)
         return ([Tensor(t.name, t.data_type, dims) for t in inputs],
