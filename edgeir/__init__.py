@@ -9,7 +9,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from edgeir import offline
 from edgeir.errors import EdgeIRError
+
+offline.apply()  # before any library is imported: edgeir sends nothing, forked children never hang it
 
 __version__ = "0.1.0"
 

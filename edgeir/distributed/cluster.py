@@ -48,12 +48,32 @@ def _keeping_sigterm() -> Iterator[None]:
 
 
 @contextmanager
+def _node_on_loopback() -> Iterator[None]:
+    """A local Ray's internal services (GCS, raylet, object store, agents, workers) listen on
+    its node's address, which Ray takes from the interface the machine reaches out on: open
+    to the network, though nothing outside this machine uses them (Serve's HTTP port is bound
+    to ``--host`` on its own). Where Ray runs without clusters (its default on Windows and
+    macOS, ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read when Ray is imported) the node is
+    loopback; a local instance is started so here, whether Ray was imported before or not
+    (tests/distributed/test_cluster.py lists the ports: a Ray without the setting fails it)."""
+    from ray._private import ray_constants
+
+    previous = getattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = previous
+
+
+@contextmanager
 def ray_cluster(address: str | None, num_cpus: int | None = None, why: str = "running on Ray",
                 before_start: Callable[[], None] | None = None) -> Iterator[Connection]:
     """Ray, ready. No ``address``: a local instance of its own (even where ``ray start`` or
-    RAY_ADDRESS point elsewhere), stopped afterwards; ``auto`` or ``ray://HOST:PORT``: that
-    cluster, joined and left running. A Ray the caller initialised is used as it is.
-    ``before_start`` checks what must hold before a local instance is worth starting."""
+    RAY_ADDRESS point elsewhere), listening on loopback only, stopped afterwards; ``auto``
+    or ``ray://HOST:PORT``: that cluster, joined and left running. A Ray the caller
+    initialised is used as it is. ``before_start`` checks what must hold before a local
+    instance is worth starting."""
     ray = import_ray(why)
     if ray.is_initialized():
         yield Connection(ray, started=False)
@@ -64,7 +84,8 @@ def ray_cluster(address: str | None, num_cpus: int | None = None, why: str = "ru
     try:
         with _keeping_sigterm():
             if address is None:
-                ray.init(address="local", num_cpus=num_cpus, **options)
+                with _node_on_loopback():
+                    ray.init(address="local", num_cpus=num_cpus, **options)
             else:
                 ray.init(address=address, **options)
     except (ConnectionError, ValueError, RuntimeError) as exc:

@@ -1,7 +1,10 @@
-"""Reaching Ray: the install line, the SIGTERM handler kept, a cluster that is not there."""
+"""Reaching Ray: the install line, the SIGTERM handler kept, a local Ray on loopback only, a
+cluster that is not there."""
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import signal
 import sys
 
@@ -17,8 +20,23 @@ def test_missing_ray_names_the_extra(monkeypatch):
         import_ray("edgeir run --ray")
 
 
-def test_a_local_ray_keeps_the_callers_sigterm_handler_and_stops():
+def listening(pids: set[int]) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket these processes listen on."""
+    import psutil
+
+    return {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.pid in pids}
+
+
+def loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip.split("%")[0])
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return (mapped or address).is_loopback
+
+
+def test_a_local_ray_keeps_the_callers_sigterm_handler_listens_on_loopback_and_stops():
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+    psutil = pytest.importorskip("psutil", reason="psutil lists the listening sockets")
     if ray.is_initialized():
         pytest.skip("a Ray is already running in this process")
 
@@ -30,6 +48,10 @@ def test_a_local_ray_keeps_the_callers_sigterm_handler_and_stops():
         with ray_cluster(None, num_cpus=1) as connection:
             assert connection.started and ray.is_initialized()
             assert signal.getsignal(signal.SIGTERM) is handler  # ray.init's own one is undone
+            ray_processes = {p.pid for p in psutil.Process().children(recursive=True)} | {os.getpid()}
+            ports = listening(ray_processes)  # GCS, raylet, object manager, agents, the driver
+            assert ports, "no listening socket found for Ray's processes"
+            assert {p for p in ports if not loopback(p[0])} == set()  # issue 36: not on every interface
         assert not ray.is_initialized()
     finally:
         signal.signal(signal.SIGTERM, previous)
