@@ -103,3 +103,14 @@ def exported_openvino(random_checkpoint, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("ov") / "s.xml"
     return export("openvino", weights=random_checkpoint, output=out, dynamic="256x256:256x256:512x512")
+
+
+@pytest.fixture(scope="session")
+def served(exported_s, tmp_path_factory):
+    """``edgeir serve`` of ``exported_s`` in a child process with its own local Ray, shared by
+    tests/distributed/test_serve.py and tests/reliability/test_serve.py (tests/serving.py)."""
+    pytest.importorskip("ray.serve", reason='the ray extra is not installed: pip install "edgeir[ray]"')
+    from .serving import serve_in_child
+
+    with serve_in_child(exported_s.artifact, tmp_path_factory.mktemp("serve")) as server:
+        yield server

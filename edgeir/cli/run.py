@@ -61,10 +61,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_here(args: argparse.Namespace):
-    from edgeir.run import restore_files
+    from edgeir.run import pending, plan_all, restore_files
     from edgeir.runtimes import load
     from edgeir.runtimes.restorer import Restorer
 
+    # Inputs and outputs are checked before the model loads (seconds to minutes): an output
+    # that is an input, or exists without --overwrite/--skip-existing, fails at once.
+    pending(plan_all(args.input, args.output), args.overwrite, args.skip_existing)
     options = {"task": args.task} if args.task else {}
     if args.threads is not None:
         options["threads"] = args.threads
@@ -102,6 +105,8 @@ def _run_on_ray(args: argparse.Namespace):
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    from edgeir.data.io import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV
+
     parser = commands.add_parser(
         "run",
         help="restore images, folders of images or videos with an exported model (here or on Ray)",
@@ -110,7 +115,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "to a legal size and cropped back. Outputs are written atomically: an output that exists "
         "is complete, so --skip-existing resumes an interrupted run. With --ray the work is spread "
         "over Ray workers (each loads the model once; videos are cut into frame ranges and joined "
-        "in order); the outputs are the same as without it.",
+        "in order); the outputs are the same as without it. An image over "
+        f"{DEFAULT_MAX_PIXELS} pixels (8192x8192) is refused from its header before it is decoded; "
+        f"the environment variable {MAX_PIXELS_ENV} sets another limit.",
     )
     parser.add_argument("model", help="model file: .onnx (with its manifest) or a checkpoint; or "
                         "convir-s, convir-b, convir-l for PyTorch with the default weights (the "

@@ -5,15 +5,24 @@ Images go through OpenCV where it is installed (the ``video`` extra), else throu
 Frames keep their bit depth (uint8 or uint16) and layout (gray, RGB, RGBA), except that
 Pillow holds 16-bit colour in 8 bits and is refused for it; writes are atomic, so an
 interrupted run leaves no half-written file.
+
+Every image's size is read from its header (Pillow's lazy open) and checked against one
+pixel limit before any decoder sees the pixels: a 1 MB PNG can hold 20000x20000 zeros, 1.2 GB
+decoded. A video whose frames are JPEG images (MJPEG) has each frame's size read from its
+own header too, because OpenCV rescales a frame of another size to the first one's silently.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +54,92 @@ def image_library() -> str:
                       'pip install "edgeir[images]" (Pillow) or "edgeir[video]" (OpenCV)')
 
 
+MAX_PIXELS_ENV = "EDGEIR_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 8192 * 8192
+"""The most pixels an image may have (67 MP), checked from its header before it is decoded:
+an 8K UHD frame (7680x4320, 33 MP) twice over, or a 60 MP camera photo. Decoded, such an
+RGB image takes 200 MB (400 MB at 16 bits) and Restorer's float32 copy 800 MB, which an 8 GB
+device holds; the environment variable ``EDGEIR_MAX_IMAGE_PIXELS`` raises (or lowers) it for
+``edgeir run``, ``edgeir serve``, ``Restorer`` callers' ``read_image`` and every other reader."""
+
+HEADER_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "BMP")
+"""What Pillow may identify a header as: the formats edgeir reads, nothing else (no plugin
+that hands a file to another program, no format OpenCV would decode differently)."""
+
+
+class ImageTooLarge(EdgeIRError):
+    """An image over the pixel limit, refused from its header (413 over HTTP)."""
+
+
+def max_image_pixels() -> int:
+    """``EDGEIR_MAX_IMAGE_PIXELS`` where set, else :data:`DEFAULT_MAX_PIXELS`."""
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip().replace("_", "")
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    if not value.isdigit() or int(value) < 1:
+        raise EdgeIRError(f"expected {MAX_PIXELS_ENV} to be a whole number of pixels (e.g. "
+                          f"{DEFAULT_MAX_PIXELS}), found {os.environ[MAX_PIXELS_ENV]!r}")
+    return int(value)
+
+
+def check_pixels(width: int, height: int, where: str, max_pixels: int | None = None) -> None:
+    """Raise :class:`ImageTooLarge` for an image of more than ``max_pixels`` (default: the
+    limit above) pixels."""
+    limit = max_image_pixels() if max_pixels is None else max_pixels
+    if width * height > limit:
+        raise ImageTooLarge(f"expected an image of at most {limit} pixels ({MAX_PIXELS_ENV} raises the "
+                            f"limit), found {width}x{height} in {where}")
+
+
+_PILLOW_GUARD = threading.Lock()
+"""Held while Pillow's own pixel guard is set aside to read a header (see ``_open_lazily``)."""
+
+
+@contextlib.contextmanager
+def _open_lazily(source: Path | bytes, where: str, max_pixels: int | None) -> Iterator[Any]:
+    """The image opened by Pillow, which reads its header and no pixel data, once its size
+    passed :func:`check_pixels`; None where Pillow cannot read the header. Pillow's own guard
+    (``PIL.Image.MAX_IMAGE_PIXELS``) refuses at a limit of its own without saying the size,
+    so it is set aside, under a lock, for the ``open`` alone: this check replaces it, and
+    every decode that follows (Pillow's, or OpenCV's) sees only an image that passed."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        raise EdgeIRError('reading an image needs Pillow to check its size before it is decoded, found '
+                          'OpenCV only: pip install "edgeir[video]" (OpenCV and Pillow)') from None
+    fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    try:
+        with _PILLOW_GUARD:
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                image = Image.open(fp, formats=HEADER_FORMATS)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+    except FileNotFoundError:
+        raise EdgeIRError(f"expected a readable image, could not read {where}: no such file") from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        image = None
+    if image is None:
+        yield None
+        return
+    with image:
+        check_pixels(*image.size, where, max_pixels)
+        yield image
+
+
+def _orientation(image: Any) -> int:
+    """The EXIF orientation (1 = upright) of a lazily opened image, from its header alone:
+    Pillow's ``getexif`` on a PNG decodes the whole image to look for EXIF after the pixel
+    data, so a PNG's orientation comes only from an eXIf chunk before it (where the PNG
+    specification puts it)."""
+    try:
+        if image.format == "PNG" and "exif" not in image.info:
+            return 1
+        return int(image.getexif().get(0x0112, 1))
+    except Exception:  # a damaged EXIF block: the image itself may still be fine
+        return 1
+
+
 def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
@@ -58,20 +153,6 @@ def _swap_rb(frame: np.ndarray) -> np.ndarray:
         order = [2, 1, 0] + ([3] if frame.shape[2] == 4 else [])
         return np.ascontiguousarray(frame[:, :, order])
     return frame
-
-
-def _exif_orientation(path: Path) -> int:
-    """EXIF orientation tag (1 = upright). Read with Pillow when present, because OpenCV
-    applies it only when it may also drop alpha and 16-bit depth."""
-    try:
-        from PIL import Image
-    except ImportError:
-        return 1
-    try:
-        with Image.open(path) as image:
-            return int(image.getexif().get(0x0112, 1))
-    except Exception:  # not an image Pillow reads: OpenCV decides below
-        return 1
 
 
 def _apply_orientation(frame: np.ndarray, orientation: int) -> np.ndarray:
@@ -93,20 +174,30 @@ def _apply_orientation(frame: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     """H x W (gray), H x W x 3 (RGB) or H x W x 4 (RGBA), uint8 or uint16, upright
-    (EXIF orientation applied)."""
+    (EXIF orientation applied). An image of more than ``max_pixels`` (default: the
+    ``EDGEIR_MAX_IMAGE_PIXELS`` limit) is refused from its header, before it is decoded."""
     path = Path(path)
-    if image_library() == "PIL":
-        return _read_with_pillow(path)
+    with _open_lazily(path, str(path), max_pixels) as image:
+        if image is None:
+            raise EdgeIRError(f"expected a readable image (PNG, JPEG, TIFF, WebP, BMP; 8 or 16 bits), "
+                              f"could not read {path}")
+        if image_library() == "PIL":
+            return _from_pillow(image, str(path))
+        orientation = _orientation(image)
     frame = cv2().imread(str(path), cv2().IMREAD_UNCHANGED)
     if frame is None:
         raise EdgeIRError(f"expected a readable image, could not read {path}")
+    return _from_opencv(frame, orientation, str(path))
+
+
+def _from_opencv(frame: np.ndarray, orientation: int, where: str) -> np.ndarray:
     if frame.dtype not in (np.uint8, np.uint16):
-        raise EdgeIRError(f"expected an 8- or 16-bit image, found {frame.dtype} in {path}")
+        raise EdgeIRError(f"expected an 8- or 16-bit image, found {frame.dtype} in {where}")
     if frame.ndim == 3 and frame.shape[2] == 1:
         frame = frame[:, :, 0]
-    return _apply_orientation(_swap_rb(frame), _exif_orientation(path))
+    return _apply_orientation(_swap_rb(frame), orientation)
 
 
 PILLOW_MODES = {"L": None, "RGB": None, "RGBA": None, "I;16": np.uint16, "I": np.uint16,
@@ -114,28 +205,32 @@ PILLOW_MODES = {"L": None, "RGB": None, "RGBA": None, "I;16": np.uint16, "I": np
 """Pillow image modes: kept as they are (None), read as uint16 gray, or converted to a mode."""
 
 
-def _read_with_pillow(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+def _from_pillow(image: Any, where: str) -> np.ndarray:
+    """The pixels of an image ``_open_lazily`` opened (and checked), as ``read_image`` gives them."""
+    from PIL import Image
 
+    orientation = _orientation(image)
     try:
-        with Image.open(path) as image:
-            image.load()
-            mode = PILLOW_MODES.get(image.mode, "RGB")
-            if isinstance(mode, str):
-                image = image.convert(mode)
-            frame = np.asarray(image)
-            if mode is np.uint16:
-                if frame.min() < 0 or frame.max() > 65535:
-                    raise EdgeIRError(f"expected an 8- or 16-bit image, found {image.mode} values in {path}")
-                frame = frame.astype(np.uint16)
-    except (OSError, UnidentifiedImageError, ValueError):
-        raise EdgeIRError(f"expected a readable image, could not read {path}") from None
+        image.load()
+        mode = PILLOW_MODES.get(image.mode, "RGB")
+        frame = np.asarray(image.convert(mode) if isinstance(mode, str) else image)
+    except Image.DecompressionBombError:  # past Pillow's own guard too (a raised EDGEIR limit)
+        raise ImageTooLarge(f"expected an image Pillow decodes (PIL.Image.MAX_IMAGE_PIXELS guards it), found "
+                            f"{image.size[0]}x{image.size[1]} in {where}") from None
+    except (OSError, ValueError, SyntaxError):
+        raise EdgeIRError(f"expected a readable image, could not read {where}") from None
+    if mode is np.uint16:
+        if frame.min() < 0 or frame.max() > 65535:
+            raise EdgeIRError(f"expected an 8- or 16-bit image, found {image.mode} values in {where}")
+        frame = frame.astype(np.uint16)
     if frame.dtype not in (np.uint8, np.uint16):
-        raise EdgeIRError(f"expected an 8- or 16-bit image, found {frame.dtype} in {path}")
-    return _apply_orientation(frame, _exif_orientation(path))
+        raise EdgeIRError(f"expected an 8- or 16-bit image, found {frame.dtype} in {where}")
+    return _apply_orientation(frame, orientation)
 
 
 SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
+ALPHA_SUFFIXES = (".png", ".tif", ".tiff", ".webp")
+"""Formats that keep an alpha plane with OpenCV and with Pillow alike (Pillow's BMP drops it)."""
 
 
 def write_image(path: str | Path, frame: np.ndarray) -> None:
@@ -166,14 +261,21 @@ def _write_with_pillow(path: Path, frame: np.ndarray) -> None:
             raise EdgeIRError(f"expected to write an image to {path}, Pillow refused it: {exc}") from None
 
 
-def decode_image(data: bytes) -> np.ndarray:
+def decode_image(data: bytes, max_pixels: int | None = None, where: str = "the image bytes") -> np.ndarray:
     """Image file bytes (an HTTP body, a message) as ``read_image`` reads the file: gray,
-    RGB or RGBA, uint8 or uint16, upright. Undecodable bytes are a user error, not a crash,
-    because they come from a client rather than from this program."""
+    RGB or RGBA, uint8 or uint16, upright, refused from the header over ``max_pixels``.
+    Undecodable bytes are a user error, not a crash, because they come from a client rather
+    than from this program."""
     if not data:
         raise EdgeIRError("expected image bytes (PNG, JPEG, TIFF, WebP, BMP), found none")
-    if image_library() == "PIL":
-        return _decode_with_pillow(bytes(data))
+    data = bytes(data)
+    with _open_lazily(data, where, max_pixels) as image:
+        if image is None:
+            raise EdgeIRError(f"expected an image (PNG, JPEG, TIFF, WebP, BMP; 8 or 16 bits), found {len(data)} "
+                              "bytes whose header Pillow cannot read")
+        if image_library() == "PIL":
+            return _from_pillow(image, where)
+        orientation = _orientation(image)
     try:
         frame = cv2().imdecode(np.frombuffer(data, dtype=np.uint8), cv2().IMREAD_UNCHANGED)
     except cv2().error:
@@ -181,59 +283,33 @@ def decode_image(data: bytes) -> np.ndarray:
     if frame is None:
         raise EdgeIRError(f"expected an image (PNG, JPEG, TIFF, WebP, BMP), found {len(data)} bytes "
                           "OpenCV cannot decode")
-    if frame.dtype not in (np.uint8, np.uint16):
-        raise EdgeIRError(f"expected an 8- or 16-bit image, found {frame.dtype}")
-    if frame.ndim == 3 and frame.shape[2] == 1:
-        frame = frame[:, :, 0]
-    return _apply_orientation(_swap_rb(frame), _exif_orientation_of_bytes(bytes(data)))
+    return _from_opencv(frame, orientation, where)
 
 
-def _exif_orientation_of_bytes(data: bytes) -> int:
-    """``_exif_orientation`` for bytes in memory (1 = upright, also without Pillow)."""
-    try:
-        from PIL import Image
-    except ImportError:
-        return 1
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return int(image.getexif().get(0x0112, 1))
-    except Exception:  # not an image Pillow reads: OpenCV decided already
-        return 1
-
-
-def _decode_with_pillow(data: bytes) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            orientation = int(image.getexif().get(0x0112, 1))
-            mode = PILLOW_MODES.get(image.mode, "RGB")
-            if isinstance(mode, str):
-                image = image.convert(mode)
-            frame = np.asarray(image)
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
-        raise EdgeIRError(f"expected an image (PNG, JPEG, TIFF, WebP, BMP), found {len(data)} bytes "
-                          "Pillow cannot decode") from None
-    if mode is np.uint16:
-        if frame.min() < 0 or frame.max() > 65535:
-            raise EdgeIRError(f"expected an 8- or 16-bit image, found {image.mode} values")
-        frame = frame.astype(np.uint16)
-    if frame.dtype not in (np.uint8, np.uint16):
-        raise EdgeIRError(f"expected an 8- or 16-bit image, found {frame.dtype}")
-    return _apply_orientation(frame, orientation)
+def check_format_holds(frame: np.ndarray, suffix: str) -> None:
+    """Raise unless the format of ``suffix`` holds the frame's bit depth and alpha plane:
+    an answer over a network drops neither silently (``write_image``, whose caller named the
+    file, rounds 16 bits to 8 as its docstring says)."""
+    suffix = suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}"
+    sixteen, alpha = frame.dtype == np.uint16, frame.ndim == 3 and frame.shape[2] == 4
+    holds = [s for s in IMAGE_SUFFIXES
+             if (not sixteen or s in SIXTEEN_BIT_SUFFIXES) and (not alpha or s in ALPHA_SUFFIXES)]
+    if suffix not in holds:
+        needs = " and ".join(n for n, needed in (("16-bit depth", sixteen), ("alpha plane", alpha)) if needed)
+        raise EdgeIRError(f"expected a format that keeps the image's {needs} ({', '.join(h[1:] for h in holds)}), "
+                          f"found {suffix[1:]}, which drops it")
 
 
 def encode_image(frame: np.ndarray, suffix: str = ".png") -> bytes:
-    """The bytes ``write_image`` would write to a file with this suffix (PNG by default:
-    it keeps 16-bit depth and alpha), for answering over a network without a file."""
+    """The image file bytes of ``frame`` (PNG by default: it keeps 16-bit depth and alpha),
+    for answering over a network without a file; refused where the format would drop the
+    frame's depth or alpha (see :func:`check_format_holds`)."""
     suffix = suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}"
     if suffix not in IMAGE_SUFFIXES:
         raise EdgeIRError(f"expected an image format ({', '.join(IMAGE_SUFFIXES)}), found {suffix!r}")
     if frame.dtype not in (np.uint8, np.uint16):
         raise EdgeIRError(f"expected a uint8 or uint16 frame to encode, found {frame.dtype}")
-    if frame.dtype == np.uint16 and suffix not in SIXTEEN_BIT_SUFFIXES:
-        frame = np.rint(frame / 257.0).astype(np.uint8)
+    check_format_holds(frame, suffix)
     if image_library() == "PIL":
         return _encode_with_pillow(frame, suffix)
     try:
@@ -262,8 +338,23 @@ def _encode_with_pillow(frame: np.ndarray, suffix: str) -> bytes:
     return out.getvalue()
 
 
+JPEG_FOURCCS = frozenset({"MJPG", "MJPA", "JPEG", "AVRN", "AVDJ", "DMB1", "LJPG", "JPGL"})
+"""Codecs whose every frame is a JPEG image, with its own size in its own header."""
+
+
 class VideoReader:
-    """RGB uint8 frames of a video file, in order."""
+    """RGB uint8 frames of a video file, in order, all of one size.
+
+    OpenCV's reader gives every frame at the size of the first and rescales a frame of
+    another size without a word (its reported width and height do not change either). For a
+    video whose frames are JPEG images (MJPEG, the common case of a camera that switches
+    resolution), a second reader in OpenCV's raw mode hands over each frame's bytes
+    undecoded, in step, and the size in each frame's header is checked before the frame is
+    decoded: a frame of another size is refused in one line naming it, rather than restored
+    rescaled, since the restored video is written at one size. (Restoring each frame at its
+    own size would need a video file per size.) Each frame's pixels are checked against the
+    image limit there too. OpenCV gives no per-frame size for other codecs, so there a size
+    change cannot be seen."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -272,27 +363,77 @@ class VideoReader:
             raise EdgeIRError(f"expected a readable video, could not open {self.path}")
         self.fps = float(self._capture.get(cv2().CAP_PROP_FPS)) or 25.0
         self.frame_count = int(self._capture.get(cv2().CAP_PROP_FRAME_COUNT))
+        fourcc = (int(self._capture.get(cv2().CAP_PROP_FOURCC)) & 0xFFFFFFFF).to_bytes(4, "little")
+        self._packets = self._open(raw=True) if fourcc.decode("latin-1").upper() in JPEG_FOURCCS else None
+        self._next = 0
+        """The number of the next frame read."""
+
+    def _open(self, raw: bool = False) -> Any:
+        """A new OpenCV reader of the file; ``raw``: one that gives frames undecoded (None
+        where OpenCV cannot)."""
+        capture = cv2().VideoCapture(str(self.path))
+        if raw and not (capture.isOpened() and capture.set(cv2().CAP_PROP_FORMAT, -1)):
+            capture.release()
+            return None
+        return capture
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        first: tuple[int, int] | None = None
         while True:
+            size = self._frame_size()
             ok, frame = self._capture.read()
             if not ok:
                 return
+            if size is not None:
+                first = self._check_size(size, first, frame)
+            self._next += 1
             yield _swap_rb(frame)
+
+    def _frame_size(self) -> tuple[int, int] | None:
+        """(width, height) from the header of the next frame's bytes, once checked against
+        the pixel limit; None where the frames are not JPEG images or a header is unreadable."""
+        if self._packets is None:
+            return None
+        ok, packet = self._packets.read()
+        if not ok:
+            return None
+        with _open_lazily(packet.tobytes(), f"frame {self._next} of {self.path}", None) as image:
+            return None if image is None else image.size
+
+    def _check_size(self, size: tuple[int, int], first: tuple[int, int] | None,
+                    frame: np.ndarray) -> tuple[int, int]:
+        """The size all frames must have (the first one's); raise for a frame of another."""
+        h, w = frame.shape[:2]
+        if first is None and size in ((w, h), (h, w)):  # (h, w): OpenCV turned it upright
+            return size
+        if first is not None and size == first:
+            return first
+        expected = first or (w, h)
+        raise EdgeIRError(
+            f"expected frames of one size in {self.path}, found frame {self._next} at {size[0]}x{size[1]} "
+            f"where the video is {expected[0]}x{expected[1]}: OpenCV would rescale it, so edgeir refuses the "
+            "video rather than restore a rescaled frame; split it where its size changes")
 
     def seek(self, index: int) -> None:
         """Make frame ``index`` the next one read. OpenCV seeks to the key frame before it
         and decodes forward; where it cannot, the frames before are decoded and dropped."""
         if index <= 0:
             return
-        capture = self._capture
+        self._capture = self._moved(self._capture, index)
+        if self._packets is not None:
+            self._packets = self._moved(self._packets, index, raw=True)
+        self._next = index
+
+    def _moved(self, capture: Any, index: int, raw: bool = False) -> Any:
+        """``capture`` with frame ``index`` next, or a new reader moved there frame by frame."""
         if capture.set(cv2().CAP_PROP_POS_FRAMES, index) and int(capture.get(cv2().CAP_PROP_POS_FRAMES)) == index:
-            return
+            return capture
         capture.release()
-        self._capture = capture = cv2().VideoCapture(str(self.path))
+        capture = self._open(raw)
         for skipped in range(index):
-            if not capture.grab():
+            if capture is None or not capture.grab():
                 raise EdgeIRError(f"expected at least {index} frames in {self.path}, found {skipped}")
+        return capture
 
     def batches(self, size: int, count: int | None = None) -> Iterator[list[np.ndarray]]:
         """The frames in lists of ``size`` (the last may be shorter), at most ``count`` frames."""
@@ -320,6 +461,8 @@ class VideoReader:
 
     def close(self) -> None:
         self._capture.release()
+        if self._packets is not None:
+            self._packets.release()
 
     def __enter__(self) -> VideoReader:
         return self

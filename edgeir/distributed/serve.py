@@ -6,7 +6,17 @@ keeps 16-bit depth and alpha); ``GET /healthz`` and ``GET /info`` say whether an
 serves. Frames of concurrent requests are batched with ``serve.batch`` and run as one
 ``Restorer.restore_batch`` per frame size, so a batch of mixed sizes works and a size the
 model refuses fails only its own requests. Clients get one-line reasons: 400 for a body
-that is not an image, 413 over the size limit, 422 for a frame the model cannot take.
+that is not an image, 408 for a body that does not arrive in time, 413 over the size or
+pixel limit, 422 for a frame the model cannot take or a format that cannot hold it, 503
+when a replica already holds as many uploads as it may.
+
+Slow clients cannot stall it: a body is read with a pause limit between chunks and a
+deadline for the whole, a replica holds at most ``max_uploads`` restore requests (each
+with at most ``max_body_mb`` of body and one frame of at most ``max_pixels``, so its memory
+is bounded), and Ray lets it take more requests than that, so that ``/healthz`` and
+``/info`` never queue behind uploads. (Ray's own ``request_timeout_s`` is no defence: it
+ends every request, restoring ones included, and a client lifts it with its
+``x-request-timeout-seconds`` header.)
 Ray is imported inside functions (the ``ray`` extra), so ``import edgeir`` never needs it.
 """
 
@@ -28,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edgeir.data.io import max_image_pixels
 from edgeir.distributed.cluster import import_ray, ray_cluster
 from edgeir.errors import EdgeIRError
 
@@ -50,6 +61,9 @@ CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/webp
                  ".bmp": "image/bmp"}
 BATCH_HEADER = "X-Edgeir-Batch"
 """Response header: how many frames ran in the batch that restored this one."""
+QUICK_REQUESTS = 16
+"""Requests a replica takes beyond ``max_uploads``: ``/healthz``, ``/info`` and refusals,
+which answer at once, so none of them waits for a slot behind slow uploads."""
 
 
 def import_serve() -> Any:
@@ -74,6 +88,17 @@ class ServeOptions:
     batch_wait_s: float = 0.02
     max_body_mb: float = 50.0
     format: str = "png"
+    max_uploads: int = 16
+    """Restore requests one replica holds at once, from the first byte read to the answer;
+    more get 503 at once. Each holds at most ``max_body_mb`` of body and one frame of at most
+    ``max_pixels``, which bounds the replica's memory."""
+    read_idle_s: float = 10.0
+    """The longest pause in a request body before it is answered 408."""
+    read_timeout_s: float = 60.0
+    """The most a whole request body may take (50 MB at 1 MB/s fits) before it is answered 408."""
+    max_pixels: int = field(default_factory=max_image_pixels)
+    """Images over this many pixels are refused from their header with 413 (by default
+    ``EDGEIR_MAX_IMAGE_PIXELS`` where the driver runs, else ``edgeir.data.io.DEFAULT_MAX_PIXELS``)."""
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
@@ -82,6 +107,13 @@ class ServeOptions:
             raise EdgeIRError(f"expected batch_wait_s >= 0, found {self.batch_wait_s}")
         if not self.max_body_mb > 0:
             raise EdgeIRError(f"expected max_body_mb > 0, found {self.max_body_mb}")
+        if self.max_uploads < 1:
+            raise EdgeIRError(f"expected max_uploads >= 1, found {self.max_uploads}")
+        for name in ("read_idle_s", "read_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise EdgeIRError(f"expected {name} > 0, found {getattr(self, name)}")
+        if self.max_pixels < 1:
+            raise EdgeIRError(f"expected max_pixels >= 1, found {self.max_pixels}")
         if self.format.lower() not in FORMATS:
             raise EdgeIRError(f"expected a response format ({', '.join(FORMATS)}), found {self.format!r}")
 
@@ -136,17 +168,47 @@ class Reply:
         return cls(status, (first + "\n").encode(), headers=headers)
 
 
-async def read_body(request: Any, limit: int) -> bytes | None:
-    """The request body, or None once it passes ``limit`` bytes (read no further)."""
+class Refused(Exception):
+    """A request answered with ``reply`` before it could be restored."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.body.decode().strip())
+        self.reply = reply
+
+
+async def read_body(request: Any, options: ServeOptions) -> bytes:
+    """The request body; :class:`Refused` with 413 once it passes ``max_body_mb`` (read no
+    further), with 408 after a pause of ``read_idle_s`` between chunks or ``read_timeout_s``
+    in all: a client that declares a large body and then sends nothing holds its upload slot
+    for seconds, not until it closes."""
+    from starlette.requests import ClientDisconnect
+
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
+    too_large = Reply.line(413, f"expected a body of at most {options.max_body_mb:g} MB "
+                                "(edgeir serve --max-body-mb), found more")
+    if declared.isdigit() and int(declared) > options.max_body_bytes:
+        raise Refused(too_large)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + options.read_timeout_s
+    chunks, body = request.stream().__aiter__(), bytearray()
+    while True:
+        left = deadline - loop.time()
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), max(0.0, min(options.read_idle_s, left)))
+        except StopAsyncIteration:
+            return bytes(body)
+        except asyncio.TimeoutError:
+            found = f"{len(body)} of {declared or 'an undeclared number of'} bytes and then " + (
+                f"{options.read_idle_s:g} s of silence" if left > options.read_idle_s else "the deadline")
+            raise Refused(Reply.line(408, f"expected the body within {options.read_timeout_s:g} s with no pause "
+                                          f"over {options.read_idle_s:g} s (edgeir serve --read-timeout-s, "
+                                          f"--read-idle-s), found {found}", Connection="close")) from None
+        except ClientDisconnect:
+            raise Refused(Reply.line(400, f"expected the whole body, found the client gone after {len(body)} "
+                                          "bytes")) from None
         body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
+        if len(body) > options.max_body_bytes:
+            raise Refused(too_large)
 
 
 class RestoreServer:
@@ -160,6 +222,8 @@ class RestoreServer:
         self.restorer = make_restorer(model, options)
         self.batch_sizes: Counter[int] = Counter()
         self.requests = 0
+        self.uploads = 0
+        """Restore requests this replica holds now (at most ``options.max_uploads``)."""
         self._batched = serve.batch(max_batch_size=options.max_batch,
                                     batch_wait_timeout_s=options.batch_wait_s)(self._restore_batch)
 
@@ -195,45 +259,72 @@ class RestoreServer:
         return await self.restore(request)
 
     async def restore(self, request: Any) -> Reply:
-        from edgeir.data.io import decode_image, encode_image
+        """A restore request in one of ``max_uploads`` slots, or 503 at once; the slot is
+        freed however the request ends (answered, refused, cancelled by a client gone)."""
+        if self.uploads >= self.options.max_uploads:
+            return Reply.line(503, f"expected at most {self.options.max_uploads} uploads at once (edgeir serve "
+                                   f"--max-uploads), found as many in progress: try again shortly",
+                              **{"Retry-After": "1"})
+        self.uploads += 1
+        try:
+            return await self._restore(request)
+        except Refused as refused:
+            return refused.reply
+        finally:
+            self.uploads -= 1
+
+    async def _restore(self, request: Any) -> Reply:
+        from edgeir.data.io import ImageTooLarge, check_format_holds, decode_image, encode_image
 
         name = request.query_params.get("format", self.options.format).lower()
         if name not in FORMATS:
             return Reply.line(400, f"expected ?format= one of {', '.join(FORMATS)}, found {name!r}")
-        body = await read_body(request, self.options.max_body_bytes)
-        if body is None:
-            return Reply.line(413, f"expected a body of at most {self.options.max_body_mb:g} MB "
-                                   "(edgeir serve --max-body-mb), found more")
+        suffix = FORMATS[name]
+        body = await read_body(request, self.options)
         try:
-            frame = await asyncio.to_thread(decode_image, body)
+            frame = await asyncio.to_thread(decode_image, body, self.options.max_pixels, "the request body")
+        except ImageTooLarge as exc:
+            return Reply.line(413, str(exc))
         except EdgeIRError as exc:
             return Reply.line(400, str(exc))
+        try:  # before the model runs: the restored frame keeps the depth and alpha of this one
+            check_format_holds(frame, suffix)
+        except EdgeIRError as exc:
+            return Reply.line(422, f"{exc}: ask for ?format=png")
         self.requests += 1
         restored, batch = await self._batched(frame)
         if isinstance(restored, EdgeIRError):
             return Reply.line(422, str(restored))
-        suffix = FORMATS[name]
         try:
             data = await asyncio.to_thread(encode_image, restored, suffix)
-        except EdgeIRError as exc:  # e.g. alpha or 16-bit colour in a format that cannot hold it
+        except EdgeIRError as exc:
             return Reply.line(422, str(exc))
         return Reply(200, data, CONTENT_TYPES[suffix], {BATCH_HEADER: str(batch)})
 
     def info(self) -> dict[str, Any]:
         manifest = self.restorer.runtime.info.manifest
         return {
-            "model": self.model,
+            "model": Path(self.model).name,  # the file's name: where it lies is the server's business
             "restorer": self.restorer.info,
-            "manifest": manifest.to_dict() if manifest is not None else None,
+            "manifest": _without_paths(manifest.to_dict()) if manifest is not None else None,
             "serving": {**asdict(self.options), "endpoints": ENDPOINTS},
             "stats": {  # of the replica that answered
                 "requests": self.requests,
+                "uploads_now": self.uploads,
                 "frames": sum(size * count for size, count in self.batch_sizes.items()),
                 "batches": sum(self.batch_sizes.values()),
                 "largest_batch": max(self.batch_sizes, default=0),
                 "batch_sizes": {str(size): count for size, count in sorted(self.batch_sizes.items())},
             },
         }
+
+
+def _without_paths(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A manifest for clients: the weights' path (of the machine that exported) as a file name."""
+    weights = manifest.get("weights")
+    if isinstance(weights, dict) and isinstance(weights.get("path"), str):
+        manifest = {**manifest, "weights": {**weights, "path": Path(weights["path"]).name}}
+    return manifest
 
 
 def build_app(model: str | Path, options: ServeOptions | None = None, *, replicas: int = 1,
@@ -255,7 +346,7 @@ def build_app(model: str | Path, options: ServeOptions | None = None, *, replica
     reference = str(path.resolve()) if path.exists() else str(model)
     deployment = serve.deployment(
         RestoreServer, name="restorer", num_replicas=replicas, ray_actor_options={"num_cpus": replica_cpus},
-        max_ongoing_requests=max(8, 2 * options.max_batch),  # one batch running, the next one filling
+        max_ongoing_requests=options.max_uploads + QUICK_REQUESTS,
     )
     return deployment.bind(reference, options)
 
@@ -266,6 +357,14 @@ class Served:
     model: str
     info: dict[str, Any] | None
     """``Restorer.info`` from the check in the driver; None when the model is only on the cluster."""
+
+
+def check_port_number(port: Any) -> int:
+    """``port`` as an HTTP port number, 1 to 65535 (0 would make the OS choose one that no
+    client is told)."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise EdgeIRError(f"expected a port from 1 to 65535 (edgeir serve --port), found {port!r}")
+    return port
 
 
 def _check_port(host: str, port: int) -> None:
@@ -293,6 +392,7 @@ def serving(model: str | Path, options: ServeOptions | None = None, *, host: str
     path or option fails in one line before Ray starts (skipped for a cluster when the
     path exists only there)."""
     serve = import_serve()
+    check_port_number(port)
     options = options or ServeOptions(**option_values)
     info = None
     if ray_address is None or Path(model).exists():

@@ -9,8 +9,6 @@ import json
 import socket
 import sys
 import threading
-import urllib.error
-import urllib.request
 from email.message import Message
 
 import numpy as np
@@ -19,6 +17,7 @@ import pytest
 import edgeir.data.io as image_io
 from edgeir.data.io import decode_image, encode_image
 from edgeir.errors import EdgeIRError
+from tests.serving import OPTIONS, request
 
 RNG = np.random.default_rng(7)
 # Ray Serve's own config models use a Pydantic feature Pydantic 2 deprecates.
@@ -129,11 +128,13 @@ def test_cli_passes_options_and_prints_endpoints(monkeypatch, capsys):
 
     monkeypatch.setattr(serving_module, "serve_model", fake_serve_model)
     assert main(["serve", "m.onnx", "--port", "9123", "--max-batch", "3", "--batch-wait-ms", "50",
-                 "--max-body-mb", "2", "--tile", "256", "--color", "bgr", "--replicas", "2"]) == 0
+                 "--max-body-mb", "2", "--tile", "256", "--color", "bgr", "--replicas", "2",
+                 "--max-uploads", "5", "--read-idle-s", "1.5", "--read-timeout-s", "30"]) == 0
     options = seen["options"]
     assert (seen["port"], seen["replicas"], seen["host"], seen["ray_address"]) == (9123, 2, "127.0.0.1", None)
     assert (options.max_batch, options.batch_wait_s, options.max_body_mb, options.tile, options.color) == (
         3, 0.05, 2.0, 256, "bgr")
+    assert (options.max_uploads, options.read_idle_s, options.read_timeout_s) == (5, 1.5, 30.0)
     out = capsys.readouterr().out
     assert "http://127.0.0.1:9123" in out and "POST /restore" in out and "GET /healthz" in out
 
@@ -165,45 +166,16 @@ def test_busy_port_is_refused_before_ray_starts():
 
 
 # --- one Ray Serve application on loopback --------------------------------------------
+# ``served`` (tests/conftest.py): ``edgeir serve`` of exported_s in a child process with
+# its own local Ray, shared with tests/reliability/test_serve.py; its options are
+# tests/serving.py's OPTIONS.
 
-MAX_BODY_MB = 1.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def served(exported_s):
-    pytest.importorskip("ray.serve", reason='the ray extra is not installed: pip install "edgeir[ray]"')
-    import ray
-
-    from edgeir.distributed.serve import serving
-
-    if ray.is_initialized():  # another module's Ray: this one needs its own local Serve
-        ray.shutdown()
-    # A long batch wait makes concurrent requests land in one batch on a slow machine.
-    with serving(exported_s.artifact, host="127.0.0.1", port=_free_port(), num_cpus=2, replica_cpus=0.25,
-                 max_batch=4, batch_wait_s=1.0, max_body_mb=MAX_BODY_MB) as server:
-        yield server
-    assert not ray.is_initialized()  # serving() shut Serve and its local Ray down
-
-
-def _request(url: str, body: bytes | None = None) -> tuple[int, Message, bytes]:
-    """(status, headers (case-insensitive), body), for error statuses too."""
-    request = urllib.request.Request(url, data=body, method="GET" if body is None else "POST")
-    try:
-        with urllib.request.urlopen(request, timeout=180) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
+MAX_BODY_MB = OPTIONS["max_body_mb"]
 
 
 def test_healthz_and_info(served):
-    assert _request(served.url + "/healthz")[::2] == (200, b"ok\n")
-    status, headers, body = _request(served.url + "/info")
+    assert request(served.url + "/healthz")[::2] == (200, b"ok\n")
+    status, headers, body = request(served.url + "/info")
     info = json.loads(body)
     assert status == 200 and headers["content-type"] == "application/json"
     assert info["restorer"]["backend"] == "onnxruntime" and info["restorer"]["batch"] == 4
@@ -224,7 +196,7 @@ def test_concurrent_requests_share_batches_and_match_restorer(served, exported_s
 
     def send(i: int) -> None:
         start.wait()
-        replies[i] = _request(served.url + "/restore", bodies[i])
+        replies[i] = request(served.url + "/restore", bodies[i])
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(len(frames))]
     for thread in threads:
@@ -242,7 +214,7 @@ def test_concurrent_requests_share_batches_and_match_restorer(served, exported_s
     batches = [int(reply[1]["x-edgeir-batch"]) for reply in replies]
     # At most 3 frames share a size, so a batch of 4 mixed sizes in one serve.batch call.
     assert max(batches) == 4, batches
-    stats = json.loads(_request(served.url + "/info")[2])["stats"]
+    stats = json.loads(request(served.url + "/info")[2])["stats"]
     assert stats["largest_batch"] == 4 and stats["frames"] >= len(frames)
 
 
@@ -254,26 +226,26 @@ def _assert_one_line(body: bytes) -> str:
 
 @pytest.mark.parametrize("body", [b"this is not an image", b""], ids=["garbage", "empty"])
 def test_bad_body_is_400_with_a_reason(served, body):
-    status, _, reply = _request(served.url + "/restore", body)
+    status, _, reply = request(served.url + "/restore", body)
     assert status == 400
     assert _assert_one_line(reply).startswith(("expected an image", "expected image bytes"))
 
 
 def test_body_over_the_limit_is_413(served):
-    status, _, reply = _request(served.url + "/restore", b"\0" * int(1.5 * MAX_BODY_MB * 2**20))
+    status, _, reply = request(served.url + "/restore", b"\0" * int(1.5 * MAX_BODY_MB * 2**20))
     assert status == 413 and "--max-body-mb" in _assert_one_line(reply)
 
 
 def test_frame_the_model_cannot_take_is_422(served):
     body = encode_image(np.zeros((1200, 300, 3), np.uint8))  # beyond 1088x1920 and no --tile
-    status, _, reply = _request(served.url + "/restore", body)
+    status, _, reply = request(served.url + "/restore", body)
     assert status == 422 and _assert_one_line(reply).startswith("expected frames up to 1088x1920")
 
 
 def test_unknown_format_path_and_method(served):
     small = encode_image(np.zeros((8, 8, 3), np.uint8))
-    assert _request(served.url + "/restore?format=gif", small)[0] == 400
-    status, _, reply = _request(served.url + "/nowhere")
+    assert request(served.url + "/restore?format=gif", small)[0] == 400
+    status, _, reply = request(served.url + "/nowhere")
     assert status == 404 and "POST /restore" in _assert_one_line(reply)
-    status, headers, _ = _request(served.url + "/restore")
+    status, headers, _ = request(served.url + "/restore")
     assert status == 405 and headers["allow"] == "POST"

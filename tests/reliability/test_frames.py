@@ -1,7 +1,12 @@
 """Frames: whatever a caller hands ``Restorer``, the answer is a correct frame or one
-EdgeIRError line, never NaN spreading through the output or values clipped in silence."""
+EdgeIRError line, never NaN spreading through the output or values clipped in silence; and
+whatever image file it is handed, its size is read from the header and checked before any
+decoder runs (a 1 MB PNG can decode to gigabytes)."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +116,153 @@ def test_any_frame_gives_a_correct_frame_or_one_clear_line(frame):
     assert out.shape == frame.shape and out.dtype == frame.dtype
     tolerance = 1e-3 if frame.dtype == np.float16 else 1e-5 if frame.dtype.kind == "f" else 1
     assert np.allclose(out.astype(np.float64), frame.astype(np.float64), atol=tolerance, equal_nan=True)  # alpha passes through as it is
+
+
+# --- image files: the size comes from the header and is checked before anything decodes --
+
+BOMB_SIDE = 20000
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory):
+    """A 1.2 MB PNG of 20000x20000 RGB zeros: 1.2 GB decoded, 4.8 GB as Restorer's floats."""
+    from .hostile import png_bomb
+
+    path = tmp_path_factory.mktemp("bomb") / "bomb.png"
+    path.write_bytes(png_bomb(BOMB_SIDE, BOMB_SIDE, channels=3))
+    return path
+
+
+@pytest.fixture
+def bomb_never_decoded(monkeypatch, bomb):
+    """OpenCV and Pillow fail the test at once if asked to decode the bomb, rather than take
+    gigabytes and a minute (as they did before the header was read first)."""
+    import cv2
+    from PIL import ImageFile
+
+    import edgeir.data.io as image_io
+
+    head = bomb.read_bytes()[:33]  # the signature and IHDR: the size
+
+    class NoBomb:
+        def __getattr__(self, name):
+            return getattr(cv2, name)
+
+        def imread(self, path, *args):
+            assert Path(path).read_bytes()[:33] != head, "OpenCV was asked to decode the bomb"
+            return cv2.imread(path, *args)
+
+        def imdecode(self, buffer, *args):
+            assert bytes(buffer[:33]) != head, "OpenCV was asked to decode the bomb"
+            return cv2.imdecode(buffer, *args)
+
+    load = ImageFile.ImageFile.load
+
+    def guarded_load(self):
+        assert self.size != (BOMB_SIDE, BOMB_SIDE), "Pillow was asked to decode the bomb"
+        return load(self)
+
+    monkeypatch.setattr(image_io, "cv2", NoBomb)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", guarded_load)
+
+
+@pytest.fixture(params=["cv2", "PIL"])
+def library(request, monkeypatch):
+    """Both ways of reading images: OpenCV where installed, Pillow on a device without it."""
+    pytest.importorskip(request.param, reason=f"{request.param} is not installed")
+    import edgeir.data.io as image_io
+
+    monkeypatch.setattr(image_io, "image_library", lambda: request.param)
+    return request.param
+
+
+LIMIT_LINE = r"expected an image of at most 67108864 pixels \(EDGEIR_MAX_IMAGE_PIXELS raises the limit\), "
+
+
+@pytest.mark.clear_error
+def test_a_png_bomb_file_is_refused_from_its_header(bomb, bomb_never_decoded, library):
+    from edgeir.data.io import read_image
+
+    with pytest.raises(EdgeIRError, match=LIMIT_LINE + rf"found 20000x20000 in {re.escape(str(bomb))}$") as error:
+        read_image(bomb)
+    assert type(error.value).__name__ == "ImageTooLarge"  # 413 over HTTP
+
+
+@pytest.mark.clear_error
+def test_png_bomb_bytes_are_refused_from_their_header(bomb, bomb_never_decoded, library):
+    from edgeir.data.io import decode_image
+
+    assert bomb.stat().st_size < 2 * 2**20
+    with pytest.raises(EdgeIRError, match=LIMIT_LINE + "found 20000x20000 in the image bytes$"):
+        decode_image(bomb.read_bytes())
+
+
+@pytest.mark.clear_error
+def test_edgeir_run_skips_the_bomb_in_one_line_and_restores_the_rest(tmp_path, bomb, bomb_never_decoded,
+                                                                     identity):
+    import shutil
+
+    from edgeir.data.io import write_image
+    from edgeir.run import restore_files
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(bomb, inputs / "a_bomb.png")
+    write_image(inputs / "b_photo.png", np.full((40, 48, 3), 90, np.uint8))
+    report = restore_files(Restorer(identity), inputs, tmp_path / "out")
+    assert [(p.name, why.split(": ", 1)[0]) for p, why in report.failed] == [("a_bomb.png", "unreadable")]
+    assert re.search(LIMIT_LINE + "found 20000x20000 in .*a_bomb.png$", report.failed[0][1])
+    assert [p.name for p in report.written] == ["b_photo.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b_photo.png"]
+
+
+@pytest.mark.correct_result
+def test_the_pixel_limit_is_the_users_to_set(tmp_path, monkeypatch, library):
+    from edgeir.data.io import read_image, write_image
+
+    write_image(tmp_path / "small.png", np.zeros((20, 30), np.uint8))
+    write_image(tmp_path / "larger.png", np.zeros((20, 31), np.uint8))
+    monkeypatch.setenv("EDGEIR_MAX_IMAGE_PIXELS", "600")
+    assert read_image(tmp_path / "small.png").shape == (20, 30)
+    with pytest.raises(EdgeIRError, match=r"at most 600 pixels .*found 31x20 in .*larger.png$"):
+        read_image(tmp_path / "larger.png")
+
+
+@pytest.mark.clear_error
+@pytest.mark.parametrize("value", ["many", "-5", "0", "1e9"])
+def test_a_bad_pixel_limit_is_one_line(tmp_path, monkeypatch, value):
+    from edgeir.data.io import read_image, write_image
+
+    write_image(tmp_path / "small.png", np.zeros((20, 30), np.uint8))
+    monkeypatch.setenv("EDGEIR_MAX_IMAGE_PIXELS", value)
+    with pytest.raises(EdgeIRError, match=rf"expected EDGEIR_MAX_IMAGE_PIXELS to be a whole number of pixels "
+                                          rf"\(e.g. 67108864\), found '{re.escape(value)}'$"):
+        read_image(tmp_path / "small.png")
+
+
+@pytest.mark.correct_result
+def test_pillows_own_guard_gives_way_to_edgeirs_limit_and_comes_back(tmp_path, monkeypatch, library):
+    """Pillow's guard (``PIL.Image.MAX_IMAGE_PIXELS``) refuses without the size at its own
+    limit: it is set aside while edgeir reads a header, and put back."""
+    from PIL import Image
+
+    from edgeir.data.io import read_image, write_image
+
+    write_image(tmp_path / "photo.png", np.full((30, 40, 3), 7, np.uint8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    assert read_image(tmp_path / "photo.png").shape == (30, 40, 3)
+    assert Image.MAX_IMAGE_PIXELS == 100
+
+
+@pytest.mark.correct_result
+def test_opencv_reads_a_png_without_pillow_decoding_it_too(tmp_path, monkeypatch):
+    """The EXIF orientation comes from the header: Pillow's ``getexif`` on a PNG used to
+    decode the whole image a second time."""
+    from PIL import ImageFile
+
+    from edgeir.data.io import read_image, write_image
+
+    frame = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    write_image(tmp_path / "photo.png", frame)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("Pillow decoded the PNG"))
+    assert np.array_equal(read_image(tmp_path / "photo.png"), frame)

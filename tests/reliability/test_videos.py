@@ -1,5 +1,6 @@
 """Videos: a damaged file is an error that says how many frames were read, and no
-shortened video is left under the output's name."""
+shortened video is left under the output's name; a video whose frame size changes
+mid-stream is refused naming the frame, not restored rescaled."""
 
 from __future__ import annotations
 
@@ -57,3 +58,52 @@ def test_a_whole_video_keeps_every_frame(tmp_path, identity):
     assert report.frames == 12
     with VideoReader(tmp_path / "out.avi") as reader:
         assert reader.frame_count == 12 and sum(1 for _ in reader) == 12
+
+
+def _mjpeg(path, sizes):
+    """A hand-written MJPEG AVI with a frame of each (height, width) in ``sizes``."""
+    from .hostile import mjpeg_avi
+
+    rng = np.random.default_rng(1)
+    path.write_bytes(mjpeg_avi([rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in sizes]))
+    return path
+
+
+@pytest.mark.clear_error
+def test_a_video_whose_frame_size_changes_is_refused_naming_the_frame(tmp_path, identity):
+    """OpenCV rescales frames 4 to 6 to 96x64 without a word (and reports 96x64 throughout);
+    edgeir reads each frame's size from its JPEG header and refuses the video."""
+    from edgeir.run import restore_files
+    from edgeir.runtimes.restorer import Restorer
+
+    src = _mjpeg(tmp_path / "camera.avi", [(64, 96)] * 4 + [(128, 160)] * 3)
+    out = tmp_path / "out" / "camera.avi"
+    with pytest.raises(EdgeIRError, match=r"expected frames of one size in .*camera.avi, found frame 4 at "
+                                          r"160x128 where the video is 96x64: OpenCV would rescale it, so "
+                                          r"edgeir refuses the video") as error:
+        restore_files(Restorer(identity), src, out)
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # nothing half-written
+
+
+@pytest.mark.clear_error
+def test_a_size_change_is_seen_after_a_seek_too(tmp_path):
+    from edgeir.data.io import VideoReader
+
+    src = _mjpeg(tmp_path / "camera.avi", [(64, 96)] * 4 + [(128, 160)] * 3)
+    with VideoReader(src) as reader:
+        reader.seek(5)
+        with pytest.raises(EdgeIRError, match="found frame 5 at 160x128 where the video is 96x64"):
+            next(iter(reader))
+
+
+@pytest.mark.correct_result
+def test_a_one_size_mjpeg_video_reads_whole_and_seeks(tmp_path):
+    from edgeir.data.io import VideoReader
+
+    src = _mjpeg(tmp_path / "camera.avi", [(61, 90)] * 6)  # sizes no codec block divides
+    with VideoReader(src) as reader:
+        assert [f.shape for f in reader] == [(61, 90, 3)] * 6
+    with VideoReader(src) as reader:
+        reader.seek(4)
+        assert len(list(reader)) == 2
