@@ -13,10 +13,22 @@ from typing import Any
 
 from edgeir.errors import EdgeIRError
 from edgeir.fileio import atomic_path, read_json_object
+from edgeir.schema import check_fields
 from edgeir.shapes import InputShapes
 
 FORMAT_VERSION = 1
 SUFFIX = ".manifest.json"
+
+
+SCHEMA = {
+    **dict.fromkeys(("target", "precision", "runtime", "variant", "task"), "a string"),
+    **dict.fromkeys(("weights", "input", "output", "size_rule", "shapes", "versions"), "an object"),
+    **dict.fromkeys(OPTIONAL_OBJECTS := ("parity", "artifact", "runtime_options", "details"), "an object or null"),
+    "opset": "a number or null",
+    "created": "a string or null",
+}
+"""The kinds of a manifest's fields: one copied into a bundle or edited by hand is refused in
+one line when read, not met as an AttributeError inside a runtime."""
 
 
 def manifest_path(artifact: str | Path) -> Path:
@@ -90,7 +102,9 @@ class Manifest:
             raise EdgeIRError(
                 f"expected manifest format version {FORMAT_VERSION} in {source}, found {version!r}"
             )
+        check_fields(data, SCHEMA, source)
         known = set(cls.__dataclass_fields__)
+        data = {k: v for k, v in data.items() if not (k in OPTIONAL_OBJECTS and v is None)}  # null: the default
         try:
             return cls(**{k: v for k, v in data.items() if k in known})
         except TypeError as exc:

@@ -36,14 +36,19 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
-from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
 
 ALLOW = "EDGEIR_ALLOW_TELEMETRY"
-"""Set to 1 to leave every library's telemetry and update checks at the library's default."""
+"""Set to 1 to leave every library's telemetry and update checks at the library's default
+(the SIGTERM rule for forked children and matplotlib's config folder still apply: they send
+nothing)."""
 
 QUIET = {
     "ORT_DISABLE_TELEMETRY": "1",
@@ -66,7 +71,7 @@ def apply() -> None:
         return
     _applied = True
     if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
-        os.register_at_fork(after_in_child=default_sigterm)
+        os.register_at_fork(before=_note_forking_thread, after_in_child=default_sigterm)
     keep_matplotlib_in_its_cache()
     if os.environ.get(ALLOW) == "1":
         return
@@ -77,14 +82,33 @@ def apply() -> None:
     after_import(OPENVINO_CONSENT, decline_unless_consented)
 
 
+EDGEIR_HANDLER = "_edgeir_signal_handler"
+"""The attribute that marks a signal handler as edgeir's (``mark_handler``)."""
+
+_forked_from_thread = False
+
+
+def mark_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark ``handler`` as edgeir's, so that forked children do not inherit it."""
+    setattr(handler, EDGEIR_HANDLER, True)
+    return handler
+
+
+def _note_forking_thread() -> None:
+    global _forked_from_thread
+    _forked_from_thread = threading.current_thread() is not threading.main_thread()
+
+
 def default_sigterm() -> None:
-    """In a forked child: SIGTERM back to the default action where the parent had a Python
-    handler (``edgeir`` raises ``Terminated``, ``serve`` stops Serve, ``ray.init`` sets one).
-    A Python handler runs only between bytecodes of the main thread; a child stuck in C (a
-    ``getaddrinfo`` deadlocked by a fork from a thread) would ignore the SIGTERM that
-    ``multiprocessing`` sends its daemonic children at exit, and the parent would wait for
-    it forever. A handler the child's own code sets afterwards is its own."""
-    if callable(signal.getsignal(signal.SIGTERM)):
+    """In a forked child: SIGTERM back to the default action where the parent had edgeir's
+    Python handler (``edgeir`` raises ``Terminated``, ``serve`` stops Serve), or any Python
+    handler when a library forked from a thread of its own. A Python handler runs only
+    between bytecodes of the main thread; a child stuck in C (a ``getaddrinfo`` deadlocked
+    by a fork from a thread) would ignore the SIGTERM that ``multiprocessing`` sends its
+    daemonic children at exit, and the parent would wait for it forever. A program's own
+    workers, forked from its main thread, keep the program's own handler."""
+    handler = signal.getsignal(signal.SIGTERM)
+    if callable(handler) and (_forked_from_thread or getattr(handler, EDGEIR_HANDLER, False)):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
@@ -139,13 +163,17 @@ class _AfterImport:
 
     def __init__(self, name: str, then: Callable[[ModuleType], None]) -> None:
         self.name, self.then = name, then
+        self.done = False
+        """Set once the module is found: the finder stays in ``sys.meta_path`` (removing it
+        while another thread's import walks the list could make that import skip a finder)
+        and answers nothing more."""
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
-        if fullname != self.name:
+        if fullname != self.name or self.done:
             return None
         import importlib.util
 
-        sys.meta_path.remove(self)  # once, and not for the find_spec below
+        self.done = True  # once, and not for the find_spec below
         spec = importlib.util.find_spec(fullname)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec

@@ -7,23 +7,33 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from edgeir.errors import EdgeIRError
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A JSON number Python can compute with: not a bool, and an int no larger than a
+    float holds (``10**400`` in a hand-edited file would overflow every later use)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 KINDS: dict[str, Callable[[Any], bool]] = {
     "a string": lambda v: isinstance(v, str),
     "a string or null": lambda v: v is None or isinstance(v, str),
     "true or false": lambda v: isinstance(v, bool),
-    "a finite number": lambda v: _number(v) and math.isfinite(v),
+    "a finite number": lambda v: _number(v) and math.isfinite(float(v)),
     "a number or null": lambda v: v is None or _number(v),
     "a positive integer or null": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
     "an object": lambda v: isinstance(v, dict),
+    "an object or null": lambda v: v is None or isinstance(v, dict),
     "a list of objects": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
     "a list of strings": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
     "a non-empty list of strings": lambda v: isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v),

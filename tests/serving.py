@@ -139,12 +139,16 @@ def serve_in_child(model: Path, workdir: Path, **options: object) -> Iterator[Se
 
 
 def _wait_until_healthy(server: ServeProcess, deadline: float) -> None:
+    """Until ``/healthz`` answers and the command has said it serves: Ray answers a moment
+    before ``edgeir serve`` is past its start, and a SIGTERM in between is an interrupted
+    start (exit 130), not a stop."""
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise AssertionError(f"edgeir serve exited {server.process.returncode}:\n"
                                  f"{server.log.read_text(errors='replace')[-3000:]}")
         with contextlib.suppress(OSError):
-            if request(server.url + "/healthz", timeout=5)[0] == 200:
+            if (request(server.url + "/healthz", timeout=5)[0] == 200
+                    and "Ctrl-C to stop." in server.log.read_text(errors="replace")):
                 return
         time.sleep(0.5)
     raise AssertionError(f"edgeir serve did not answer /healthz in time:\n{server.log.read_text()[-3000:]}")

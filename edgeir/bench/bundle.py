@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from edgeir.errors import EdgeIRError
-from edgeir.fileio import check_image, inside, read_arrays, read_json_object, sha256_of
+from edgeir.fileio import inside, read_json_object, sha256_of
+from edgeir.saved_arrays import check_image, read_arrays
 from edgeir.schema import check_fields
 
 FORMAT = "edgeir-bundle"

@@ -58,8 +58,8 @@ def _open_artifact(bundle: Bundle, entry: BundleTarget, device: str | None) -> t
 
         cache = bundle.path(ENGINES, "the engine cache")
         if cache.is_dir():  # a cache copied in with the bundle may hold symlinks (engines, timing caches)
-            for entry in cache.iterdir():
-                bundle.path(f"{ENGINES}/{entry.name}", "a file in the engine cache")
+            for cached in cache.iterdir():
+                bundle.path(f"{ENGINES}/{cached.name}", "a file in the engine cache")
         path, built = cached_engine(path, cache)
         facts.update(artifact=str(path), engine_cached=not built)
     return load(path, device), facts

@@ -146,7 +146,7 @@ def _cached(artifact: Path, request: dict[str, Any]) -> float | None:
         return None  # asked otherwise this time: not an error
     try:
         manifest = Manifest.read(sidecar)
-        if not isinstance(manifest.artifact, dict) or saved["sha256"] != manifest.artifact.get("sha256"):
+        if saved["sha256"] != manifest.artifact.get("sha256"):
             raise EdgeIRError(f"expected {sidecar.name} to record the sha256 in {record.name}, found another")
         check_manifest_matches(manifest, artifact, sidecar)
     except EdgeIRError as exc:

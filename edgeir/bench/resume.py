@@ -15,7 +15,8 @@ import numpy as np
 
 from edgeir.bench.measure import FIELDS, TargetResult
 from edgeir.errors import EdgeIRError
-from edgeir.fileio import atomic_path, check_image, read_arrays, read_json_object
+from edgeir.fileio import atomic_path, read_json_object
+from edgeir.saved_arrays import check_image, read_arrays
 from edgeir.schema import check_fields
 
 log = logging.getLogger("edgeir")

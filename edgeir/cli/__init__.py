@@ -29,6 +29,7 @@ from edgeir.cli import (
 )
 from edgeir.cli.common import parse_size
 from edgeir.errors import EdgeIRError, Terminated
+from edgeir.offline import mark_handler
 
 __all__ = ["build_parser", "main", "parse_size"]
 
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@mark_handler
 def _terminate(signum: int, frame: object) -> None:
     raise Terminated()
 

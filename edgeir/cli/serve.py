@@ -9,12 +9,18 @@ from edgeir.cli.common import add_color_option, add_tile_option
 from edgeir.data.io import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV
 from edgeir.models.registry import TASKS
 
-DEFAULTS = {"max_batch": 4, "batch_wait_ms": 20.0, "max_body_mb": 50.0, "replica_cpus": 0.25, "max_uploads": 16,
+DEFAULTS = {"max_batch": 4, "batch_wait_ms": 20.0, "max_body_mb": 50.0, "replica_cpus": 0.25, "max_uploads": 8,
             "read_idle_s": 10.0, "read_timeout_s": 60.0}
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeir.distributed.serve import ENDPOINTS, Served, ServeOptions, check_port_number, serve_model
+    from edgeir.distributed.serve import (
+        ENDPOINTS,
+        Served,
+        ServeOptions,
+        check_port_number,
+        serve_model,
+    )
 
     check_port_number(args.port)
     options = ServeOptions(

@@ -109,6 +109,9 @@ def _open_lazily(source: Path | bytes, where: str, max_pixels: int | None) -> It
                           'OpenCV only: pip install "edgeir[video]" (OpenCV and Pillow)') from None
     fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
     try:
+        canvas = webp_canvas(_head(source))
+        if canvas is not None:  # Pillow's WebP plugin allocates the canvas as it opens the file
+            check_pixels(*canvas, where, max_pixels)
         with _PILLOW_GUARD:
             saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
             try:
@@ -125,6 +128,31 @@ def _open_lazily(source: Path | bytes, where: str, max_pixels: int | None) -> It
     with image:
         check_pixels(*image.size, where, max_pixels)
         yield image
+
+
+def _head(source: Path | bytes, size: int = 30) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source[:size])
+    with open(source, "rb") as handle:
+        return handle.read(size)
+
+
+def webp_canvas(head: bytes) -> tuple[int, int] | None:
+    """(width, height) of a WebP from its first 30 bytes (RIFF header and first chunk: VP8X's
+    canvas, or a lossy or lossless frame's size), None for anything else. Read here because
+    Pillow's WebP plugin creates its decoder, canvas included, while it opens the file,
+    before a size could be checked."""
+    if len(head) < 30 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
+    if chunk == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
 
 
 def _orientation(image: Any) -> int:
@@ -363,6 +391,12 @@ class VideoReader:
             raise EdgeIRError(f"expected a readable video, could not open {self.path}")
         self.fps = float(self._capture.get(cv2().CAP_PROP_FPS)) or 25.0
         self.frame_count = int(self._capture.get(cv2().CAP_PROP_FRAME_COUNT))
+        try:  # the container's frame size, before a first frame of it is decoded (any codec)
+            check_pixels(int(self._capture.get(cv2().CAP_PROP_FRAME_WIDTH)),
+                         int(self._capture.get(cv2().CAP_PROP_FRAME_HEIGHT)), f"the frames of {self.path}")
+        except EdgeIRError:
+            self._capture.release()
+            raise
         fourcc = (int(self._capture.get(cv2().CAP_PROP_FOURCC)) & 0xFFFFFFFF).to_bytes(4, "little")
         self._packets = self._open(raw=True) if fourcc.decode("latin-1").upper() in JPEG_FOURCCS else None
         self._next = 0

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import signal
 import socket
 import threading
@@ -33,7 +34,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,6 +42,7 @@ import numpy as np
 from edgeir.data.io import max_image_pixels
 from edgeir.distributed.cluster import import_ray, ray_cluster
 from edgeir.errors import EdgeIRError
+from edgeir.offline import mark_handler
 
 if TYPE_CHECKING:
     from edgeir.runtimes.restorer import Restorer
@@ -88,10 +90,12 @@ class ServeOptions:
     batch_wait_s: float = 0.02
     max_body_mb: float = 50.0
     format: str = "png"
-    max_uploads: int = 16
-    """Restore requests one replica holds at once, from the first byte read to the answer;
-    more get 503 at once. Each holds at most ``max_body_mb`` of body and one frame of at most
-    ``max_pixels``, which bounds the replica's memory."""
+    max_uploads: int = 8
+    """Restore requests one replica holds at once, from the first byte read to the answer
+    (a decode or encode under way included, even for a client gone); more get 503 at once.
+    Each holds at most ``max_body_mb`` of body and one frame of at most ``max_pixels``: with
+    the defaults 8 x (50 MB + 200 MB for an RGB frame at the pixel limit) = 2 GB at worst,
+    beside the model, which an 8 GB device holds."""
     read_idle_s: float = 10.0
     """The longest pause in a request body before it is answered 408."""
     read_timeout_s: float = 60.0
@@ -174,6 +178,20 @@ class Refused(Exception):
     def __init__(self, reply: Reply) -> None:
         super().__init__(reply.body.decode().strip())
         self.reply = reply
+
+
+async def finish_in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` in a worker thread, which the replica's event loop does not wait
+    for. A thread cannot be stopped: when the request is cancelled (its client gone), this
+    still waits for the thread before the cancellation goes on, so the request's upload slot
+    is freed only once its decode or encode has let go of its memory."""
+    work = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await work
+        raise
 
 
 async def read_body(request: Any, options: ServeOptions) -> bytes:
@@ -282,7 +300,7 @@ class RestoreServer:
         suffix = FORMATS[name]
         body = await read_body(request, self.options)
         try:
-            frame = await asyncio.to_thread(decode_image, body, self.options.max_pixels, "the request body")
+            frame = await finish_in_thread(decode_image, body, self.options.max_pixels, "the request body")
         except ImageTooLarge as exc:
             return Reply.line(413, str(exc))
         except EdgeIRError as exc:
@@ -296,17 +314,17 @@ class RestoreServer:
         if isinstance(restored, EdgeIRError):
             return Reply.line(422, str(restored))
         try:
-            data = await asyncio.to_thread(encode_image, restored, suffix)
+            data = await finish_in_thread(encode_image, restored, suffix)
         except EdgeIRError as exc:
             return Reply.line(422, str(exc))
         return Reply(200, data, CONTENT_TYPES[suffix], {BATCH_HEADER: str(batch)})
 
     def info(self) -> dict[str, Any]:
         manifest = self.restorer.runtime.info.manifest
-        return {
-            "model": Path(self.model).name,  # the file's name: where it lies is the server's business
+        return without_local_paths({
+            "model": self.model,
             "restorer": self.restorer.info,
-            "manifest": _without_paths(manifest.to_dict()) if manifest is not None else None,
+            "manifest": manifest.to_dict() if manifest is not None else None,
             "serving": {**asdict(self.options), "endpoints": ENDPOINTS},
             "stats": {  # of the replica that answered
                 "requests": self.requests,
@@ -316,15 +334,25 @@ class RestoreServer:
                 "largest_batch": max(self.batch_sizes, default=0),
                 "batch_sizes": {str(size): count for size, count in sorted(self.batch_sizes.items())},
             },
-        }
+        })
 
 
-def _without_paths(manifest: dict[str, Any]) -> dict[str, Any]:
-    """A manifest for clients: the weights' path (of the machine that exported) as a file name."""
-    weights = manifest.get("weights")
-    if isinstance(weights, dict) and isinstance(weights.get("path"), str):
-        manifest = {**manifest, "weights": {**weights, "path": Path(weights["path"]).name}}
-    return manifest
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/\\])(?:[A-Za-z]:)?[/\\][^\s'\"]+")
+"""An absolute path inside a string (``/home/alice/calib``, ``C:\\data``), not a ratio (``1/4``)
+or a URL; ``PureWindowsPath`` takes its last name whichever separator it uses."""
+
+
+def without_local_paths(value: Any) -> Any:
+    """What ``/info`` tells clients, with every absolute path (the model's, the weights' of
+    the machine that exported, a calibration folder) cut to its last name: where files lie
+    on the server is not the clients' business."""
+    if isinstance(value, str):
+        return _ABSOLUTE_PATH.sub(lambda found: PureWindowsPath(found.group()).name or found.group(), value)
+    if isinstance(value, dict):
+        return {key: without_local_paths(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [without_local_paths(item) for item in value]
+    return value
 
 
 def build_app(model: str | Path, options: ServeOptions | None = None, *, replicas: int = 1,
@@ -377,6 +405,7 @@ def _check_port(host: str, port: int) -> None:
                               f"{exc.strerror}") from None
 
 
+@mark_handler
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 

@@ -164,7 +164,7 @@ def test_a_record_of_another_request_is_exported_again_quietly(tmp_path, exports
 
 MANIFESTS = {
     "not JSON": (lambda m: "{oops", "expected JSON in a manifest"),
-    "artifact a list": (lambda m: json.dumps({**m, "artifact": []}), "to record the sha256 in"),
+    "artifact a list": (lambda m: json.dumps({**m, "artifact": []}), "expected artifact to be an object or null in"),
     "weights_file out of the folder": (
         lambda m: json.dumps({**m, "artifact": {**m["artifact"], "weights_file": "../x.bin"}}), "found '../x.bin' (absolute paths and .. are refused)"),
 }

@@ -268,6 +268,8 @@ INDEX_EDITS = {
                     "expected evaluation.names to be a non-empty list of strings in {index}, found an empty list"),
     "reference psnr a string": (_set("high", "reference", "psnr"),
                                 "expected reference.psnr to be a finite number in {index}, found \"high\""),
+    "reference psnr past a float": (_set(10**400, "reference", "psnr"),
+                                    "expected reference.psnr to be a finite number in {index}, found 1000000"),
     "y_channel a string": (_set("no", "evaluation", "y_channel"),
                            "expected evaluation.y_channel to be true or false in {index}, found \"no\""),
     "tile zero": (_set(0, "evaluation", "tile"),

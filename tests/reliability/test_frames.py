@@ -197,6 +197,35 @@ def test_png_bomb_bytes_are_refused_from_their_header(bomb, bomb_never_decoded, 
         decode_image(bomb.read_bytes())
 
 
+WEBP_HEADERS = {
+    # RIFF, size, WEBP, then the first chunk: an extended canvas, a lossy frame, a lossless one
+    "VP8X": b"RIFF\x00\x00\x10\x00WEBPVP8X\x0a\x00\x00\x00\x00\x00\x00\x00"
+            + (19999).to_bytes(3, "little") + (19999).to_bytes(3, "little"),
+    "VP8": b"RIFF\x00\x00\x10\x00WEBPVP8 \x00\x00\x10\x00\x00\x00\x00\x9d\x01\x2a"
+           + (16383).to_bytes(2, "little") + (16383).to_bytes(2, "little"),
+    "VP8L": b"RIFF\x00\x00\x10\x00WEBPVP8L\x00\x00\x10\x00\x2f"
+            + (16382 | 16382 << 14).to_bytes(4, "little") + b"\x00",
+}
+"""Headers declaring a WebP larger than the limit. Pillow's WebP plugin allocates the canvas
+while it opens the file, so these must be refused before Pillow sees them."""
+
+
+@pytest.mark.clear_error
+@pytest.mark.parametrize("chunk", WEBP_HEADERS)
+def test_a_webp_header_over_the_limit_is_refused_before_pillow_opens_it(monkeypatch, chunk):
+    from PIL import Image
+
+    from edgeir.data.io import decode_image
+
+    def no_open(*args, **kwargs):
+        raise AssertionError("Pillow was asked to open the WebP bomb")
+
+    monkeypatch.setattr(Image, "open", no_open)
+    side = "20000x20000" if chunk == "VP8X" else "16383x16383"
+    with pytest.raises(EdgeIRError, match=LIMIT_LINE + f"found {side} in the image bytes$"):
+        decode_image(WEBP_HEADERS[chunk] + bytes(64))
+
+
 @pytest.mark.clear_error
 def test_edgeir_run_skips_the_bomb_in_one_line_and_restores_the_rest(tmp_path, bomb, bomb_never_decoded,
                                                                      identity):

@@ -243,3 +243,28 @@ def test_a_child_forked_from_a_thread_dies_on_sigterm_while_stuck_in_c():
             child.join()
     assert not stuck, "the forked child ignored SIGTERM: timed out after 10 s"
     assert child.exitcode == -signal.SIGTERM
+
+
+def _report_handler(queue) -> None:
+    queue.put(getattr(signal.getsignal(signal.SIGTERM), "__name__", str(signal.getsignal(signal.SIGTERM))))
+
+
+def _programs_own_handler(signum, frame) -> None:  # a program's graceful shutdown
+    pass
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks")
+def test_a_programs_own_worker_forked_from_its_main_thread_keeps_its_handler():
+    """The rule above is for edgeir's handlers and libraries' forks from threads: a program
+    that imports edgeir and forks its own workers keeps their graceful shutdown."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    previous = signal.signal(signal.SIGTERM, _programs_own_handler)
+    try:
+        child = context.Process(target=_report_handler, args=(queue,))
+        child.start()
+        seen = queue.get(timeout=30)
+        child.join(30)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == "_programs_own_handler"

@@ -12,6 +12,7 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -222,3 +223,18 @@ def test_info_names_the_model_file_not_where_it_lies(served, exported_s):
         return [value] if isinstance(value, str) else []
 
     assert [s for s in strings(info) if s.startswith("/")] == []
+    assert str(exported_s.artifact.parent) not in text and str(Path.home()) + "/" not in text
+
+
+@pytest.mark.correct_result
+def test_info_cuts_every_absolute_path_in_a_manifest_to_its_name():
+    """A manifest carries paths of the machine that exported (the weights, an INT8 export's
+    calibration folder inside a sentence); /info gives clients their names only."""
+    from edgeir.distributed.serve import without_local_paths
+
+    manifest = {"weights": {"path": "/home/alice/ckpt/convir_s.pkl"},
+                "details": {"calibration": {"source": "images /home/alice/calib (32 frames)"}},
+                "notes": ["C:\\Users\\bob\\calib", "outputs at 1/4 and 1/2 scale", "see https://github.com/c-yn/ConvIR"]}
+    assert without_local_paths(manifest) == {
+        "weights": {"path": "convir_s.pkl"}, "details": {"calibration": {"source": "images calib (32 frames)"}},
+        "notes": ["calib", "outputs at 1/4 and 1/2 scale", "see https://github.com/c-yn/ConvIR"]}

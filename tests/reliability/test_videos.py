@@ -107,3 +107,15 @@ def test_a_one_size_mjpeg_video_reads_whole_and_seeks(tmp_path):
     with VideoReader(src) as reader:
         reader.seek(4)
         assert len(list(reader)) == 2
+
+
+@pytest.mark.clear_error
+def test_a_video_over_the_pixel_limit_is_refused_before_a_frame_is_decoded(tmp_path, monkeypatch):
+    """Any codec: the container's frame size is checked against the image limit at open (a
+    16K video would otherwise be decoded frame by frame into gigabytes)."""
+    from edgeir.data.io import MAX_PIXELS_ENV, VideoReader
+
+    src = _video(tmp_path / "clip.mp4", count=2)
+    monkeypatch.setenv(MAX_PIXELS_ENV, str(96 * 64 - 1))
+    with pytest.raises(EdgeIRError, match=rf"at most 6143 pixels .*found 96x64 in the frames of {src}$"):
+        VideoReader(src)
