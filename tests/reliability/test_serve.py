@@ -3,13 +3,14 @@ their slot, uploads past the bound get 503 at once, a decompression bomb is refu
 header with 413 while the replica's memory stays flat, and ``/healthz`` answers within a
 second throughout. The server is ``served`` (tests/conftest.py): ``edgeir serve`` in a
 child process, shared with tests/distributed/test_serve.py, with tests/serving.py's OPTIONS
-(--read-idle-s 4, --read-timeout-s 8, --max-uploads 10, --max-body-mb 1)."""
+(--read-idle-s 8, --read-timeout-s 12, --max-uploads 10, --max-body-mb 1)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -190,8 +191,8 @@ def test_a_decompression_bomb_is_refused_from_its_header_and_memory_stays_flat(s
     print(f"\nedgeir serve peak memory (VmHWM, MB): replica {after.get('replica', 0):.0f} (before the bomb "
           f"{before.get('replica', 0):.0f}), proxy {after.get('proxy', 0):.0f}, whole process tree "
           f"{after['tree']:.0f}")
-    if "replica" in before:  # /proc is there (Linux): the bomb was never decoded
-        assert after["replica"] - before["replica"] < 256
+    if sys.platform.startswith("linux"):  # /proc is there: the replica is found, and the bomb was never decoded
+        assert "replica" in before and after["replica"] - before["replica"] < 256
 
 
 @pytest.mark.clear_error
