@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeir.bench.machine import cpu_features, cpu_name
-from edgeir.data.io import VideoWriter, write_image
+from edgeir.data.io import write_image
+from edgeir.data.video import VideoWriter
 from edgeir.distributed.batch import RayOptions, restore_on_ray
 from edgeir.distributed.worker import RestoreOptions
 from edgeir.export import export

@@ -20,8 +20,8 @@ from pathlib import Path
 from _common import cpu_name
 
 from edgeir.bench.machine import cpu_features
-from edgeir.data.io import VideoReader, VideoWriter
 from edgeir.data.synthetic import SyntheticBlur
+from edgeir.data.video import VideoReader, VideoWriter
 from edgeir.export import export
 from edgeir.run import restore_files
 from edgeir.runtimes.restorer import Restorer

@@ -8,14 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeir.data.io import (
-    VideoReader,
-    VideoWriter,
-    is_image,
-    is_video,
-    read_image,
-    write_image,
-)
+from edgeir.data.io import is_image, is_video, read_image, write_image
+from edgeir.data.video import VideoReader, VideoWriter
 from edgeir.errors import EdgeIRError
 from edgeir.fileio import check_output
 from edgeir.progress import progress_bar

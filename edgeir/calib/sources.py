@@ -179,7 +179,7 @@ def from_images(folder: str | Path, size: Size, count: int = DEFAULT_COUNT, seed
 def from_video(path: str | Path, size: Size, count: int = DEFAULT_COUNT, seed: int = 0,
                color: str = "rgb", task: str = DEFAULT_TASK) -> CalibrationSet:
     """``count`` evenly spaced frames of a video, one random crop each."""
-    from edgeir.data.io import VideoReader
+    from edgeir.data.video import VideoReader
 
     _check_request(size, count, task)
     path = Path(path)

@@ -8,8 +8,7 @@ interrupted run leaves no half-written file.
 
 Every image's size is read from its header (Pillow's lazy open) and checked against one
 pixel limit before any decoder sees the pixels: a 1 MB PNG can hold 20000x20000 zeros, 1.2 GB
-decoded. A video whose frames are JPEG images (MJPEG) has each frame's size read from its
-own header too, because OpenCV rescales a frame of another size to the first one's silently.
+decoded. Videos are in ``edgeir.data.video``.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from edgeir.fileio import atomic_path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
-FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".webm": "VP80"}
 
 
 def cv2() -> ModuleType:
@@ -92,11 +90,11 @@ def check_pixels(width: int, height: int, where: str, max_pixels: int | None = N
 
 
 _PILLOW_GUARD = threading.Lock()
-"""Held while Pillow's own pixel guard is set aside to read a header (see ``_open_lazily``)."""
+"""Held while Pillow's own pixel guard is set aside to read a header (see ``open_header``)."""
 
 
 @contextlib.contextmanager
-def _open_lazily(source: Path | bytes, where: str, max_pixels: int | None) -> Iterator[Any]:
+def open_header(source: Path | bytes, where: str, max_pixels: int | None) -> Iterator[Any]:
     """The image opened by Pillow, which reads its header and no pixel data, once its size
     passed :func:`check_pixels`; None where Pillow cannot read the header. Pillow's own guard
     (``PIL.Image.MAX_IMAGE_PIXELS``) refuses at a limit of its own without saying the size,
@@ -176,7 +174,8 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
 
-def _swap_rb(frame: np.ndarray) -> np.ndarray:
+def swap_rb(frame: np.ndarray) -> np.ndarray:
+    """RGB(A) to OpenCV's BGR(A) order, or back (gray frames as they are)."""
     if frame.ndim == 3 and frame.shape[2] in (3, 4):
         order = [2, 1, 0] + ([3] if frame.shape[2] == 4 else [])
         return np.ascontiguousarray(frame[:, :, order])
@@ -207,7 +206,7 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     (EXIF orientation applied). An image of more than ``max_pixels`` (default: the
     ``EDGEIR_MAX_IMAGE_PIXELS`` limit) is refused from its header, before it is decoded."""
     path = Path(path)
-    with _open_lazily(path, str(path), max_pixels) as image:
+    with open_header(path, str(path), max_pixels) as image:
         if image is None:
             raise EdgeIRError(f"expected a readable image (PNG, JPEG, TIFF, WebP, BMP; 8 or 16 bits), "
                               f"could not read {path}")
@@ -225,7 +224,7 @@ def _from_opencv(frame: np.ndarray, orientation: int, where: str) -> np.ndarray:
         raise EdgeIRError(f"expected an 8- or 16-bit image, found {frame.dtype} in {where}")
     if frame.ndim == 3 and frame.shape[2] == 1:
         frame = frame[:, :, 0]
-    return _apply_orientation(_swap_rb(frame), orientation)
+    return _apply_orientation(swap_rb(frame), orientation)
 
 
 PILLOW_MODES = {"L": None, "RGB": None, "RGBA": None, "I;16": np.uint16, "I": np.uint16,
@@ -234,7 +233,7 @@ PILLOW_MODES = {"L": None, "RGB": None, "RGBA": None, "I;16": np.uint16, "I": np
 
 
 def _from_pillow(image: Any, where: str) -> np.ndarray:
-    """The pixels of an image ``_open_lazily`` opened (and checked), as ``read_image`` gives them."""
+    """The pixels of an image ``open_header`` opened (and checked), as ``read_image`` gives them."""
     from PIL import Image
 
     orientation = _orientation(image)
@@ -271,7 +270,7 @@ def write_image(path: str | Path, frame: np.ndarray) -> None:
         _write_with_pillow(path, frame)
         return
     with atomic_path(path) as temp:
-        if not cv2().imwrite(str(temp), _swap_rb(frame)):
+        if not cv2().imwrite(str(temp), swap_rb(frame)):
             raise EdgeIRError(f"expected to write an image to {path}, OpenCV refused {path.suffix}")
 
 
@@ -297,7 +296,7 @@ def decode_image(data: bytes, max_pixels: int | None = None, where: str = "the i
     if not data:
         raise EdgeIRError("expected image bytes (PNG, JPEG, TIFF, WebP, BMP), found none")
     data = bytes(data)
-    with _open_lazily(data, where, max_pixels) as image:
+    with open_header(data, where, max_pixels) as image:
         if image is None:
             raise EdgeIRError(f"expected an image (PNG, JPEG, TIFF, WebP, BMP; 8 or 16 bits), found {len(data)} "
                               "bytes whose header Pillow cannot read")
@@ -341,7 +340,7 @@ def encode_image(frame: np.ndarray, suffix: str = ".png") -> bytes:
     if image_library() == "PIL":
         return _encode_with_pillow(frame, suffix)
     try:
-        ok, buffer = cv2().imencode(suffix, _swap_rb(frame))
+        ok, buffer = cv2().imencode(suffix, swap_rb(frame))
     except cv2().error:
         ok = False
     if not ok:
@@ -364,175 +363,3 @@ def _encode_with_pillow(frame: np.ndarray, suffix: str) -> bytes:
         raise EdgeIRError(f"expected Pillow to encode a {frame.shape} frame as {suffix}, "
                           f"it refused: {exc}") from None
     return out.getvalue()
-
-
-JPEG_FOURCCS = frozenset({"MJPG", "MJPA", "JPEG", "AVRN", "AVDJ", "DMB1", "LJPG", "JPGL"})
-"""Codecs whose every frame is a JPEG image, with its own size in its own header."""
-
-
-class VideoReader:
-    """RGB uint8 frames of a video file, in order, all of one size.
-
-    OpenCV's reader gives every frame at the size of the first and rescales a frame of
-    another size without a word (its reported width and height do not change either). For a
-    video whose frames are JPEG images (MJPEG, the common case of a camera that switches
-    resolution), a second reader in OpenCV's raw mode hands over each frame's bytes
-    undecoded, in step, and the size in each frame's header is checked before the frame is
-    decoded: a frame of another size is refused in one line naming it, rather than restored
-    rescaled, since the restored video is written at one size. (Restoring each frame at its
-    own size would need a video file per size.) Each frame's pixels are checked against the
-    image limit there too. OpenCV gives no per-frame size for other codecs, so there a size
-    change cannot be seen."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._capture = cv2().VideoCapture(str(self.path))
-        if not self._capture.isOpened():
-            raise EdgeIRError(f"expected a readable video, could not open {self.path}")
-        self.fps = float(self._capture.get(cv2().CAP_PROP_FPS)) or 25.0
-        self.frame_count = int(self._capture.get(cv2().CAP_PROP_FRAME_COUNT))
-        try:  # the container's frame size, before a first frame of it is decoded (any codec)
-            check_pixels(int(self._capture.get(cv2().CAP_PROP_FRAME_WIDTH)),
-                         int(self._capture.get(cv2().CAP_PROP_FRAME_HEIGHT)), f"the frames of {self.path}")
-        except EdgeIRError:
-            self._capture.release()
-            raise
-        fourcc = (int(self._capture.get(cv2().CAP_PROP_FOURCC)) & 0xFFFFFFFF).to_bytes(4, "little")
-        self._packets = self._open(raw=True) if fourcc.decode("latin-1").upper() in JPEG_FOURCCS else None
-        self._next = 0
-        """The number of the next frame read."""
-
-    def _open(self, raw: bool = False) -> Any:
-        """A new OpenCV reader of the file; ``raw``: one that gives frames undecoded (None
-        where OpenCV cannot)."""
-        capture = cv2().VideoCapture(str(self.path))
-        if raw and not (capture.isOpened() and capture.set(cv2().CAP_PROP_FORMAT, -1)):
-            capture.release()
-            return None
-        return capture
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        first: tuple[int, int] | None = None
-        while True:
-            size = self._frame_size()
-            ok, frame = self._capture.read()
-            if not ok:
-                return
-            if size is not None:
-                first = self._check_size(size, first, frame)
-            self._next += 1
-            yield _swap_rb(frame)
-
-    def _frame_size(self) -> tuple[int, int] | None:
-        """(width, height) from the header of the next frame's bytes, once checked against
-        the pixel limit; None where the frames are not JPEG images or a header is unreadable."""
-        if self._packets is None:
-            return None
-        ok, packet = self._packets.read()
-        if not ok:
-            return None
-        with _open_lazily(packet.tobytes(), f"frame {self._next} of {self.path}", None) as image:
-            return None if image is None else image.size
-
-    def _check_size(self, size: tuple[int, int], first: tuple[int, int] | None,
-                    frame: np.ndarray) -> tuple[int, int]:
-        """The size all frames must have (the first one's); raise for a frame of another."""
-        h, w = frame.shape[:2]
-        if first is None and size in ((w, h), (h, w)):  # (h, w): OpenCV turned it upright
-            return size
-        if first is not None and size == first:
-            return first
-        expected = first or (w, h)
-        raise EdgeIRError(
-            f"expected frames of one size in {self.path}, found frame {self._next} at {size[0]}x{size[1]} "
-            f"where the video is {expected[0]}x{expected[1]}: OpenCV would rescale it, so edgeir refuses the "
-            "video rather than restore a rescaled frame; split it where its size changes")
-
-    def seek(self, index: int) -> None:
-        """Make frame ``index`` the next one read. OpenCV seeks to the key frame before it
-        and decodes forward; where it cannot, the frames before are decoded and dropped."""
-        if index <= 0:
-            return
-        self._capture = self._moved(self._capture, index)
-        if self._packets is not None:
-            self._packets = self._moved(self._packets, index, raw=True)
-        self._next = index
-
-    def _moved(self, capture: Any, index: int, raw: bool = False) -> Any:
-        """``capture`` with frame ``index`` next, or a new reader moved there frame by frame."""
-        if capture.set(cv2().CAP_PROP_POS_FRAMES, index) and int(capture.get(cv2().CAP_PROP_POS_FRAMES)) == index:
-            return capture
-        capture.release()
-        capture = self._open(raw)
-        for skipped in range(index):
-            if capture is None or not capture.grab():
-                raise EdgeIRError(f"expected at least {index} frames in {self.path}, found {skipped}")
-        return capture
-
-    def batches(self, size: int, count: int | None = None) -> Iterator[list[np.ndarray]]:
-        """The frames in lists of ``size`` (the last may be shorter), at most ``count`` frames."""
-        batch: list[np.ndarray] = []
-        for number, frame in enumerate(self):
-            if count is not None and number >= count:
-                break
-            batch.append(frame)
-            if len(batch) == size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-
-    def check_complete(self, read: int, output: Path, expected: int | None = None) -> None:
-        """Raise when fewer frames were read than the container promised (``expected`` of a
-        range); raised inside a writer's block, the shortened output is not kept."""
-        expected = self.frame_count if expected is None else expected
-        if read == 0:
-            raise EdgeIRError(f"expected frames in {self.path}, found none")
-        if read < expected:
-            raise EdgeIRError(
-                f"expected {expected} frames in {self.path} (its container says so), could read "
-                f"only {read}: the video is damaged after frame {read}; nothing was written to {output}")
-
-    def close(self) -> None:
-        self._capture.release()
-        if self._packets is not None:
-            self._packets.release()
-
-    def __enter__(self) -> VideoReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class VideoWriter:
-    """Writes RGB uint8 frames; the file appears under its name only when closed
-    without error."""
-
-    def __init__(self, path: str | Path, fps: float) -> None:
-        self.path = Path(path)
-        self.fps = fps
-        self._atomic = atomic_path(self.path)
-        self._temp = self._atomic.__enter__()
-        self._writer = None
-
-    def write(self, frame: np.ndarray) -> None:
-        if self._writer is None:
-            h, w = frame.shape[:2]
-            fourcc = cv2().VideoWriter_fourcc(*FOURCC.get(self.path.suffix.lower(), "mp4v"))
-            self._writer = cv2().VideoWriter(str(self._temp), fourcc, self.fps, (w, h))
-            if not self._writer.isOpened():
-                raise EdgeIRError(f"expected to write a video to {self.path}, OpenCV refused it")
-        self._writer.write(_swap_rb(frame))
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if self._writer is not None:
-            self._writer.release()
-        elif exc_type is None:
-            empty = EdgeIRError(f"expected frames to write to {self.path}, found none")
-            self._atomic.__exit__(EdgeIRError, empty, None)
-            raise empty
-        self._atomic.__exit__(exc_type, exc, tb)

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from edgeir.data.io import VideoReader, VideoWriter, is_video
+from edgeir.data.io import is_video
+from edgeir.data.video import VideoReader, VideoWriter
 from edgeir.errors import EdgeIRError
 from edgeir.fileio import atomic_path
 from edgeir.run import UNREADABLE

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from edgeir.data.io import VideoReader, write_image
+from edgeir.data.io import write_image
+from edgeir.data.video import VideoReader
 from edgeir.distributed.work import WorkItem, write_part
 from edgeir.errors import EdgeIRError
 from edgeir.run import read_input, skip_reason

@@ -8,7 +8,8 @@ from edgeir.calib import CalibrationSet, from_images, from_synthetic, from_video
 from edgeir.runtimes.frames import to_chw
 
 pytest.importorskip("cv2", reason="the video extra is not installed")
-from edgeir.data.io import VideoWriter, write_image  # noqa: E402
+from edgeir.data.io import write_image  # noqa: E402
+from edgeir.data.video import VideoWriter  # noqa: E402
 
 SIZE = (256, 256)
 

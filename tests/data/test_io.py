@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from edgeir import EdgeIRError
-from edgeir.data.io import VideoReader, VideoWriter, read_image, write_image
+from edgeir.data.io import read_image, write_image
+from edgeir.data.video import VideoReader, VideoWriter
 
 pytest.importorskip("cv2", reason="the video extra is not installed")
 

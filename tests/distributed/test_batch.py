@@ -16,7 +16,8 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 pytest.importorskip("cv2", reason="the video extra is not installed")
 
 from edgeir import cli  # noqa: E402
-from edgeir.data.io import VideoReader, VideoWriter, read_image, write_image  # noqa: E402
+from edgeir.data.io import read_image, write_image  # noqa: E402
+from edgeir.data.video import VideoReader, VideoWriter  # noqa: E402
 from edgeir.distributed.batch import RayOptions, restore_on_ray  # noqa: E402
 from edgeir.distributed.work import frame_ranges, parts_folder, plan_video  # noqa: E402
 from edgeir.distributed.worker import RestoreOptions  # noqa: E402

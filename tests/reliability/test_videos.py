@@ -13,7 +13,7 @@ pytest.importorskip("cv2", reason="the video extra is not installed")
 
 
 def _video(path, count=12):
-    from edgeir.data.io import VideoWriter
+    from edgeir.data.video import VideoWriter
 
     rng = np.random.default_rng(0)
     with VideoWriter(path, 10.0) as writer:
@@ -49,7 +49,7 @@ def test_a_damaged_video_is_an_error_and_nothing_is_kept(tmp_path, identity, how
 
 @pytest.mark.correct_result
 def test_a_whole_video_keeps_every_frame(tmp_path, identity):
-    from edgeir.data.io import VideoReader
+    from edgeir.data.video import VideoReader
     from edgeir.run import restore_files
     from edgeir.runtimes.restorer import Restorer
 
@@ -88,7 +88,7 @@ def test_a_video_whose_frame_size_changes_is_refused_naming_the_frame(tmp_path, 
 
 @pytest.mark.clear_error
 def test_a_size_change_is_seen_after_a_seek_too(tmp_path):
-    from edgeir.data.io import VideoReader
+    from edgeir.data.video import VideoReader
 
     src = _mjpeg(tmp_path / "camera.avi", [(64, 96)] * 4 + [(128, 160)] * 3)
     with VideoReader(src) as reader:
@@ -99,7 +99,7 @@ def test_a_size_change_is_seen_after_a_seek_too(tmp_path):
 
 @pytest.mark.correct_result
 def test_a_one_size_mjpeg_video_reads_whole_and_seeks(tmp_path):
-    from edgeir.data.io import VideoReader
+    from edgeir.data.video import VideoReader
 
     src = _mjpeg(tmp_path / "camera.avi", [(61, 90)] * 6)  # sizes no codec block divides
     with VideoReader(src) as reader:
@@ -113,7 +113,8 @@ def test_a_one_size_mjpeg_video_reads_whole_and_seeks(tmp_path):
 def test_a_video_over_the_pixel_limit_is_refused_before_a_frame_is_decoded(tmp_path, monkeypatch):
     """Any codec: the container's frame size is checked against the image limit at open (a
     16K video would otherwise be decoded frame by frame into gigabytes)."""
-    from edgeir.data.io import MAX_PIXELS_ENV, VideoReader
+    from edgeir.data.io import MAX_PIXELS_ENV
+    from edgeir.data.video import VideoReader
 
     src = _video(tmp_path / "clip.mp4", count=2)
     monkeypatch.setenv(MAX_PIXELS_ENV, str(96 * 64 - 1))

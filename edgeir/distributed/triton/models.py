@@ -72,7 +72,7 @@ def sanitise_name(stem: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "model"
 
 
-def _shown(name: str) -> str:
+def _abridged(name: str) -> str:
     """A name as a message shows it: whole up to 40 characters, else its start."""
     return repr(name) if len(name) <= 40 else f"{name[:32]!r}..."
 
@@ -84,16 +84,16 @@ def check_name(name: str, given: str = "--name") -> str:
         raise EdgeIRError(f"expected a model name in {given}, found an empty one")
     if len(name) > NAME_MAX:
         raise EdgeIRError(f"expected a model name of at most {NAME_MAX} characters in {given}, found "
-                          f"{len(name)} ({_shown(name)})")
+                          f"{len(name)} ({_abridged(name)})")
     bad = next((c for c in name if not _NAME_CHARACTER.fullmatch(c)), None)
     if bad is not None:
         raise EdgeIRError(f"expected a model name of letters, digits, '_', '-' and '.' in {given}, found "
-                          f"{bad!r} in {_shown(name)}")
+                          f"{bad!r} in {_abridged(name)}")
     if not name[0].isalnum():
         raise EdgeIRError(f"expected a model name starting with a letter or digit in {given}, found "
-                          f"{_shown(name)}")
+                          f"{_abridged(name)}")
     if ".." in name:
-        raise EdgeIRError(f"expected a model name without '..' in {given}, found {_shown(name)}")
+        raise EdgeIRError(f"expected a model name without '..' in {given}, found {_abridged(name)}")
     return name
 
 
@@ -168,7 +168,7 @@ def plan_models(artifacts: Sequence[Artifact], name: str | None = None,
             key = check_name(name)
         else:  # a long file name: the same limit, and the way out
             key = check_name(sanitise_name(artifact.path.name.removesuffix(SUFFIXES[artifact.runtime])),
-                             f"the name taken from the file {_shown(artifact.path.name)} (pass --name)")
+                             f"the name taken from the file {_abridged(artifact.path.name)} (pass --name)")
         models.setdefault(key, Model(key)).artifacts.append(artifact)
     for model in models.values():
         if len(model.artifacts) == 1:
