@@ -6,6 +6,7 @@ manager stops it. Its processes' peak memory is read from /proc (VmHWM)."""
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import signal
 import socket
@@ -153,3 +154,17 @@ def _wait_until_healthy(server: ServeProcess, deadline: float) -> None:
                 return
         time.sleep(0.5)
     raise AssertionError(f"edgeir serve did not answer /healthz in time:\n{server.log.read_text()[-3000:]}")
+
+
+def listening(pids: set[int]) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket these processes listen on."""
+    import psutil
+
+    return {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.pid in pids}
+
+
+def loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip.split("%")[0])
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return (mapped or address).is_loopback

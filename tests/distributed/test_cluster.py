@@ -3,7 +3,6 @@ cluster that is not there."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import signal
 import sys
@@ -12,26 +11,13 @@ import pytest
 
 from edgeir.distributed.cluster import import_ray, ray_cluster
 from edgeir.errors import EdgeIRError
+from tests.serving import listening, loopback
 
 
 def test_missing_ray_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(EdgeIRError, match=r'edgeir run --ray needs Ray, which this install lacks: pip install "edgeir\[ray\]"'):
         import_ray("edgeir run --ray")
-
-
-def listening(pids: set[int]) -> set[tuple[str, int]]:
-    """(address, port) of every TCP socket these processes listen on."""
-    import psutil
-
-    return {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections(kind="tcp")
-            if c.status == psutil.CONN_LISTEN and c.pid in pids}
-
-
-def loopback(ip: str) -> bool:
-    address = ipaddress.ip_address(ip.split("%")[0])
-    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
-    return (mapped or address).is_loopback
 
 
 def test_a_local_ray_keeps_the_callers_sigterm_handler_listens_on_loopback_and_stops():

@@ -12,10 +12,14 @@ error where one was due, or a wrong result).
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from edgeir.fileio import sha256_of
+from edgeir.manifest import Manifest, manifest_path
 from edgeir.runtimes.base import Runtime, RuntimeInfo
 
 CLASSES = ("clear_error", "correct_result")
@@ -33,6 +37,31 @@ class IdentityRuntime(Runtime):
     def _run(self, x: np.ndarray) -> np.ndarray:
         self.calls.append(x.shape)
         return x.copy()
+
+
+RUNTIMES = {".onnx": "onnxruntime", ".xml": "openvino"}
+
+
+def fake_export(target: str, output: str | Path, overwrite: bool = False, **request) -> Any:
+    """Stands in for ``edgeir.export.export``: the artifact of ``target`` at ``output``, with
+    the weights beside an OpenVINO ``.xml`` as its ``.bin``, and a manifest that records the
+    sha256 of every file (``artifact.sha256``, ``weights_file``, ``weights_sha256``)."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    weights = np.random.default_rng(0).random(4096, dtype=np.float32).tobytes()
+    record = {}
+    if output.suffix == ".xml":
+        output.write_text('<?xml version="1.0"?>\n<net name="double" version="11"/>\n')
+        bin_ = output.with_suffix(".bin")
+        bin_.write_bytes(weights)
+        record = {"weights_file": bin_.name, "weights_sha256": sha256_of(bin_)}
+    else:
+        output.write_bytes(b"graph of a double" + weights)
+    manifest = Manifest(target, "fp32", RUNTIMES[output.suffix], "s", "motion-deblur", {"kind": "random"}, {}, {},
+                        {}, {}, {}, artifact={"sha256": sha256_of(output), **record})
+    from edgeir.export.request import ExportResult
+
+    return ExportResult(output, manifest.write(manifest_path(output)), manifest)
 
 
 @pytest.fixture

@@ -16,37 +16,13 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from edgeir.bench import BenchConfig, harness
 from edgeir.bench.evalset import open_evalset
 from edgeir.bench.steps import Steps
-from edgeir.export.request import ExportResult
-from edgeir.fileio import sha256_of
-from edgeir.manifest import Manifest, manifest_path
-
-RUNTIMES = {".onnx": "onnxruntime", ".xml": "openvino"}
-
-
-def fake_export(target: str, output: str | Path, overwrite: bool = False, **request) -> ExportResult:
-    """Stands in for ``edgeir.export.export``: the artifact of ``target`` at ``output``, with
-    the weights beside an OpenVINO ``.xml`` as its ``.bin``, and a manifest that records the
-    sha256 of every file (``artifact.sha256``, ``weights_file``, ``weights_sha256``)."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    weights = np.random.default_rng(0).random(4096, dtype=np.float32).tobytes()
-    record = {}
-    if output.suffix == ".xml":
-        output.write_text('<?xml version="1.0"?>\n<net name="double" version="11"/>\n')
-        bin_ = output.with_suffix(".bin")
-        bin_.write_bytes(weights)
-        record = {"weights_file": bin_.name, "weights_sha256": sha256_of(bin_)}
-    else:
-        output.write_bytes(b"graph of a double" + weights)
-    manifest = Manifest(target, "fp32", RUNTIMES[output.suffix], "s", "motion-deblur", {"kind": "random"}, {}, {},
-                        {}, {}, {}, artifact={"sha256": sha256_of(output), **record})
-    return ExportResult(output, manifest.write(manifest_path(output)), manifest)
+from edgeir.manifest import manifest_path
+from tests.reliability.conftest import fake_export
 
 
 @pytest.fixture

@@ -30,8 +30,7 @@ from edgeir.bench.device import DeviceSettings, bench_bundle
 from edgeir.bench.evalset import open_evalset
 from edgeir.errors import EdgeIRError
 from edgeir.fileio import sha256_of
-from tests.reliability.conftest import IdentityRuntime
-from tests.reliability.test_bench_cache import fake_export
+from tests.reliability.conftest import IdentityRuntime, fake_export
 
 TARGETS = ["onnx", "openvino"]
 

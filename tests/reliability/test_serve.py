@@ -20,7 +20,7 @@ import pytest
 
 from edgeir import EdgeIRError
 from edgeir.data.io import encode_image
-from tests.serving import OPTIONS, request
+from tests.serving import OPTIONS, descendants, listening, loopback, request
 
 IDLE_S, DEADLINE_S, UPLOADS = OPTIONS["read_idle_s"], OPTIONS["read_timeout_s"], OPTIONS["max_uploads"]
 SMALL = encode_image(np.full((64, 64, 3), 120, np.uint8))
@@ -239,3 +239,22 @@ def test_info_cuts_every_absolute_path_in_a_manifest_to_its_name():
     assert without_local_paths(manifest) == {
         "weights": {"path": "convir_s.pkl"}, "details": {"calibration": {"source": "images calib (32 frames)"}},
         "notes": ["calib", "outputs at 1/4 and 1/2 scale", "see https://github.com/c-yn/ConvIR"]}
+
+
+@pytest.mark.correct_result
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="lists sockets by process (psutil, /proc)")
+def test_only_the_http_port_and_one_replica_port_listen_beyond_loopback(served):
+    """Ray's internal services (GCS, raylet, object manager, agents, the controller and the
+    proxy's internals) listen on loopback like the HTTP port (--host 127.0.0.1). Left open:
+    each Serve replica's internal gRPC server, which Ray 2.60 binds to every interface with no
+    option (docs/benchmarks.md, issue 36)."""
+    psutil = pytest.importorskip("psutil", reason="psutil lists the listening sockets")
+
+    tree = {served.process.pid, *descendants(served.process.pid)}
+    ports = listening(tree)
+    assert ("127.0.0.1", served.port) in ports
+    beyond = {(ip, port) for ip, port in ports if not loopback(ip)}
+    replica = served.pids().get("replica")
+    replica_ports = {(c.laddr.ip, c.laddr.port) for c in psutil.Process(replica).net_connections(kind="tcp")
+                     if c.status == psutil.CONN_LISTEN} if replica else set()
+    assert len(beyond) <= 1 and beyond <= replica_ports, f"listening beyond loopback: {sorted(beyond)}"
