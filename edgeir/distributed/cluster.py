@@ -4,11 +4,14 @@ shared by ``edgeir run --ray`` and ``edgeir serve``."""
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 from edgeir.errors import EdgeIRError
@@ -66,6 +69,30 @@ def _node_on_loopback() -> Iterator[None]:
         ray_constants.ENABLE_RAY_CLUSTER = previous
 
 
+AUTH_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+"""How a user chooses Ray's token authentication themselves."""
+
+
+@contextmanager
+def _session_token(local: bool) -> Iterator[None]:
+    """A local Ray's authentication token, for this instance only. Ray enables token
+    authentication for a new local instance and, unless told a token, writes one to
+    ``~/.ray/auth_token``: a file outside edgeir's outputs and caches. Given a fresh token in
+    ``RAY_AUTH_TOKEN`` (inherited by Ray's processes, gone when the instance stops),
+    authentication stays on and nothing is written. A token or mode the user chose (the
+    variables above, or ``~/.ray/auth_token`` made by ``ray get-auth-token --generate``) is
+    used as it is, as is everything when joining a cluster."""
+    if not local or any(name in os.environ for name in AUTH_VARIABLES) or Path.home().joinpath(
+            ".ray", "auth_token").exists():
+        yield
+        return
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    try:
+        yield
+    finally:
+        os.environ.pop("RAY_AUTH_TOKEN", None)
+
+
 @contextmanager
 def ray_cluster(address: str | None, num_cpus: int | None = None, why: str = "running on Ray",
                 before_start: Callable[[], None] | None = None) -> Iterator[Connection]:
@@ -81,21 +108,22 @@ def ray_cluster(address: str | None, num_cpus: int | None = None, why: str = "ru
     options = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False}
     if address is None and before_start is not None:
         before_start()
-    try:
-        with _keeping_sigterm():
-            if address is None:
-                with _node_on_loopback():
-                    ray.init(address="local", num_cpus=num_cpus, **options)
-            else:
-                ray.init(address=address, **options)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        where = f"at {address}" if address else "on this machine"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EdgeIRError(f"expected to start or reach a Ray cluster {where}: {first}") from None
-    try:
-        yield Connection(ray, started=address is None)
-    finally:
-        ray.shutdown()  # stops a local instance; disconnects from a cluster, which runs on
+    with _session_token(local=address is None):
+        try:
+            with _keeping_sigterm():
+                if address is None:
+                    with _node_on_loopback():
+                        ray.init(address="local", num_cpus=num_cpus, **options)
+                else:
+                    ray.init(address=address, **options)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            where = f"at {address}" if address else "on this machine"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EdgeIRError(f"expected to start or reach a Ray cluster {where}: {first}") from None
+        try:
+            yield Connection(ray, started=address is None)
+        finally:
+            ray.shutdown()  # stops a local instance; disconnects from a cluster, which runs on
 
 
 def check_resources(ray: ModuleType, workers: int, cpus: float, gpus: float) -> None:

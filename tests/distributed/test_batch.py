@@ -29,9 +29,11 @@ from tests.runtimes.tiny_conv import residual as tiny_onnx  # noqa: E402
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
+    """edgeir's own local Ray (loopback, a token of its own, nothing written under $HOME)."""
+    from edgeir.distributed.cluster import ray_cluster
+
+    with ray_cluster(None, num_cpus=2):
+        yield ray
 
 
 @pytest.fixture(scope="module")
