@@ -73,24 +73,37 @@ AUTH_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
 """How a user chooses Ray's token authentication themselves."""
 
 
+_TOKEN: list[str] = []
+
+
+def _process_token() -> str:
+    """One token for every local Ray this process starts: Ray's driver caches the first token
+    it reads, so a second instance with another one could not be reached."""
+    if not _TOKEN:
+        _TOKEN.append(secrets.token_hex(32))
+    return _TOKEN[0]
+
+
 @contextmanager
 def _session_token(local: bool) -> Iterator[None]:
     """A local Ray's authentication token, for this instance only. Ray enables token
     authentication for a new local instance and, unless told a token, writes one to
     ``~/.ray/auth_token``: a file outside edgeir's outputs and caches. Given a fresh token in
     ``RAY_AUTH_TOKEN`` (inherited by Ray's processes, gone when the instance stops),
-    authentication stays on and nothing is written. A token or mode the user chose (the
+    authentication stays on and nothing is written (one token per process, see
+    ``_process_token``). A token or mode the user chose (the
     variables above, or ``~/.ray/auth_token`` made by ``ray get-auth-token --generate``) is
     used as it is, as is everything when joining a cluster."""
     if not local or any(name in os.environ for name in AUTH_VARIABLES) or Path.home().joinpath(
             ".ray", "auth_token").exists():
         yield
         return
-    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    os.environ["RAY_AUTH_TOKEN"] = _process_token()
     try:
         yield
-    finally:
-        os.environ.pop("RAY_AUTH_TOKEN", None)
+    finally:  # ray.init sets RAY_AUTH_MODE too: unset both, so the next start is as unchosen as this one
+        for name in AUTH_VARIABLES:
+            os.environ.pop(name, None)
 
 
 @contextmanager

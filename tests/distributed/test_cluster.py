@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,7 @@ def test_a_local_ray_keeps_the_callers_sigterm_handler_listens_on_loopback_and_s
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
+        token_before = (Path.home() / ".ray" / "auth_token").exists()
         with ray_cluster(None, num_cpus=1) as connection:
             assert connection.started and ray.is_initialized()
             assert signal.getsignal(signal.SIGTERM) is handler  # ray.init's own one is undone
@@ -38,6 +40,8 @@ def test_a_local_ray_keeps_the_callers_sigterm_handler_listens_on_loopback_and_s
             ports = listening(ray_processes)  # GCS, raylet, object manager, agents, the driver
             assert ports, "no listening socket found for Ray's processes"
             assert {p for p in ports if not loopback(p[0])} == set()  # issue 36: not on every interface
+            # Its token is its own, in the environment: nothing written under $HOME (unless the user made one).
+            assert token_before or not (Path.home() / ".ray" / "auth_token").exists()
         assert not ray.is_initialized()
     finally:
         signal.signal(signal.SIGTERM, previous)
