@@ -165,10 +165,14 @@ def check_paths(root: Path, index: dict[str, Any]) -> None:
             raise EdgeIRError(f"expected {required} listed in the files of {root / INDEX}, found it unlisted")
     for target in index["targets"]:
         inside(root, target["artifact"], f"the artifact of {target['target']} in {INDEX}")
-        unlisted = [f for f in target["files"] if f not in listed]
-        if unlisted:
-            raise EdgeIRError(f"expected every file of {target['target']} in {INDEX}, found {unlisted[0]} unlisted")
+        _check_listed(target["target"], target["files"], listed)
     inside(root, ENGINES, "the engine cache")
+
+
+def _check_listed(target: str, files: list[str] | tuple[str, ...], listed: set[str] | tuple[str, ...]) -> None:
+    unlisted = [f for f in files if f not in listed]
+    if unlisted:
+        raise EdgeIRError(f"expected every file of {target} in {INDEX}, found {unlisted[0]} unlisted")
 
 
 def check_artifact_files(root: Path, target: BundleTarget) -> None:
@@ -186,13 +190,10 @@ def check_artifact_files(root: Path, target: BundleTarget) -> None:
     sidecar = manifest_path(artifact)
     used.append(sidecar.relative_to(root).as_posix())
     if sidecar.is_file():
-        record = Manifest.read(sidecar).artifact
-        weights = record.get("weights_file") if isinstance(record, dict) else None
+        weights = Manifest.read(sidecar).artifact.get("weights_file")
         if weights is not None:
             used.append((PurePosixPath(target.artifact).parent / str(weights)).as_posix())
-    unlisted = [f for f in used if f not in target.files]
-    if unlisted:
-        raise EdgeIRError(f"expected every file of {target.target} in {INDEX}, found {unlisted[0]} unlisted")
+    _check_listed(target.target, used, target.files)
 
 
 def open_bundle(root: str | Path, verify: bool = True) -> Bundle:
